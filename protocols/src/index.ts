@@ -7,3 +7,4 @@ export * from './site.js';
 export * from './time.js';
 export * from './topics.js';
 export * from './validate.js';
+export * from './config.js';

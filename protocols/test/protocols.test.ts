@@ -73,3 +73,24 @@ describe('device lines', () => {
     expect(parsePassLine('out ABC')).toEqual({ dir: 'out', code: 'ABC' });
   });
 });
+
+import { Type } from '@sinclair/typebox';
+import { checkConfig } from '../src/index.js';
+
+describe('config checking', () => {
+  const S = Type.Object(
+    { port: Type.Integer({ minimum: 1, maximum: 65535, default: 1883 }), id: Type.String({ minLength: 1 }) },
+    { additionalProperties: false },
+  );
+  it('applies defaults and lists every error at once', () => {
+    expect(checkConfig(S, { id: 'x' })).toEqual({ ok: true, value: { port: 1883, id: 'x' } });
+    const r = checkConfig(S, { port: 0, idd: 'typo' });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      const paths = r.issues.map((i) => i.path);
+      expect(paths).toContain('/port');
+      expect(paths).toContain('/id');
+      expect(paths.some((p) => p === '/idd' || p === '/')).toBe(true);
+    }
+  });
+});

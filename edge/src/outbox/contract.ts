@@ -1,0 +1,55 @@
+import type { Priority } from '@hutong/protocols';
+
+/**
+ * The outbox sits between acceptance and the uplink (DESIGN.md req. 2). A device's PUBACK or a reader's
+ * answer is sent only after `append` resolved, i.e. the items are on disk (fsync, group commit allowed).
+ * Items leave only when the cloud acknowledged them end to end (`release`), never on MQTT PUBACK.
+ *
+ * Payloads are opaque bytes: a record is its JSON text (the uplink concatenates them into a batch without
+ * re-serialising), an image is a complete `up/image` frame whose header id is the item's ack id.
+ */
+export type ItemType = 'rec' | 'img';
+
+export interface NewItem {
+  cls: Priority;
+  type: ItemType;
+  data: Uint8Array;
+}
+
+export interface OutboxItem extends NewItem {
+  /** Unique and increasing within one outbox, also across restarts. */
+  id: number;
+  /** Wall-clock ms when appended (for age bounds and the oldest-age stat). */
+  at: number;
+}
+
+export interface OutboxStats {
+  /** Items waiting or in flight, per priority class. */
+  depth: [number, number, number];
+  bytes: number;
+  inFlight: number;
+  oldestAgeMs: number;
+  /** Items dropped because the outbox was full or too old, per class (only the lowest class is dropped when full). */
+  dropped: [number, number, number];
+  appended: number;
+  released: number;
+}
+
+export interface Outbox {
+  open(): Promise<void>;
+  /** Resolves when every item is durable. Rejects with HutongError E_OUTBOX_FULL only if nothing could make room. */
+  append(items: NewItem[]): Promise<void>;
+  /**
+   * Items to send next, highest priority (lowest class number) first, oldest first within a class; never items
+   * already in flight. Marks them in flight. Stops at maxItems or before exceeding maxBytes (at least one item).
+   */
+  lease(maxItems: number, maxBytes: number, types?: ItemType): OutboxItem[];
+  /** The cloud acknowledged these items end to end: they are gone for good (also after a restart). */
+  release(ids: readonly number[]): Promise<void>;
+  /** Give in-flight items back (ack timeout, uplink lost): they will be leased again. */
+  requeue(ids: readonly number[]): void;
+  /** Resolves the next time an item is appended or requeued (for an idle uplink loop). */
+  whenReadable(): Promise<void>;
+  stats(): OutboxStats;
+  close(): Promise<void>;
+}
