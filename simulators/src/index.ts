@@ -1,0 +1,2 @@
+export * from './profiles/compound.js';
+export * from './profiles/rng.js';
