@@ -1,0 +1,58 @@
+import net from 'node:net';
+
+/**
+ * A line-oriented device (TCP scanner or pass reader): writes one request line and reads one answer line.
+ * Requests are answered in order, so a simple FIFO of waiters matches answers to requests.
+ */
+export class LineClient {
+  private sock: net.Socket | undefined;
+  private buf = '';
+  private readonly waiters: { resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+  ) {}
+
+  connect(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(this.port, this.host, () => resolve());
+      s.setNoDelay(true);
+      s.setEncoding('utf8');
+      s.on('data', (d: string) => this.onData(d));
+      s.on('error', (e) => {
+        reject(e);
+        this.failAll(e);
+      });
+      s.on('close', () => this.failAll(new Error('connection closed')));
+      this.sock = s;
+    });
+  }
+
+  private onData(d: string): void {
+    this.buf += d;
+    for (let i = this.buf.indexOf('\n'); i >= 0; i = this.buf.indexOf('\n')) {
+      const line = this.buf.slice(0, i).replace(/\r$/, '');
+      this.buf = this.buf.slice(i + 1);
+      this.waiters.shift()?.resolve(line);
+    }
+  }
+
+  private failAll(e: Error): void {
+    for (const w of this.waiters.splice(0)) w.reject(e);
+  }
+
+  /** Sends one line and resolves with the answer line. */
+  request(line: string): Promise<string> {
+    const s = this.sock;
+    if (!s || s.destroyed) return Promise.reject(new Error('not connected'));
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      s.write(`${line}\n`);
+    });
+  }
+
+  close(): void {
+    this.sock?.destroy();
+  }
+}
