@@ -1,0 +1,92 @@
+import { readFile } from 'node:fs/promises';
+import { checkConfig, formatConfigIssues, HutongError, type SchemaIssue } from '@hutong/protocols';
+import { EdgeConfig } from './edge-config.js';
+
+export type LoadResult = { ok: true; config: EdgeConfig } | { ok: false; message: string; issues: SchemaIssue[] };
+
+/**
+ * Checks a parsed config: the schema first (every error with its path), then the rules a schema cannot say
+ * (unique device ids and ports, one password source). All issues are reported together.
+ */
+export function checkEdgeConfig(input: unknown, file = 'config'): LoadResult {
+  const r = checkConfig(EdgeConfig, input);
+  const issues: SchemaIssue[] = r.ok ? [] : [...r.issues];
+  // Cross-field rules run on the raw input too, so a file with schema errors still gets them all listed.
+  issues.push(...crossCheck((r.ok ? r.value : input) as Partial<EdgeConfig>));
+  if (issues.length > 0 || !r.ok) return { ok: false, issues, message: formatConfigIssues(file, issues) };
+  return { ok: true, config: r.value };
+}
+
+function crossCheck(c: Partial<EdgeConfig>): SchemaIssue[] {
+  const out: SchemaIssue[] = [];
+  const ids = new Map<string, number>();
+  const ports = new Map<number, number>();
+  const paths = new Map<string, number>();
+  const devices = Array.isArray(c?.devices) ? c.devices : [];
+  devices.forEach((d, i) => {
+    if (typeof d !== 'object' || d === null) return;
+    if (typeof d.id === 'string') {
+      const prev = ids.get(d.id);
+      if (prev !== undefined) out.push({ path: `/devices/${i}/id`, message: `duplicate device id (also /devices/${prev})` });
+      else ids.set(d.id, i);
+    }
+    const t = d.transport as unknown;
+    if (t && typeof t === 'object' && 'tcp' in t) {
+      const port = (t as { tcp?: { port?: unknown } }).tcp?.port;
+      if (typeof port === 'number') {
+        const prev = ports.get(port);
+        if (prev !== undefined) out.push({ path: `/devices/${i}/transport/tcp/port`, message: `port already used by /devices/${prev}` });
+        else ports.set(port, i);
+        if (port === c.broker?.port) out.push({ path: `/devices/${i}/transport/tcp/port`, message: 'port is the site broker port' });
+      }
+    }
+    if (t && typeof t === 'object' && 'serial' in t) {
+      const p = (t as { serial?: { path?: unknown } }).serial?.path;
+      if (typeof p === 'string') {
+        const prev = paths.get(p);
+        if (prev !== undefined) out.push({ path: `/devices/${i}/transport/serial/path`, message: `serial port already used by /devices/${prev}` });
+        else paths.set(p, i);
+      }
+    }
+    if (d.kind === 'parking' && t !== undefined && t !== 'mqtt') {
+      out.push({ path: `/devices/${i}/transport`, message: 'parking sensors report over mqtt only' });
+    }
+    if (d.kind === 'reader' && d.gate === undefined) out.push({ path: `/devices/${i}/gate`, message: 'a reader needs the gate it opens' });
+    if (d.kind === 'parking' && (d.lot === undefined || d.space === undefined)) {
+      out.push({ path: `/devices/${i}`, message: 'a parking sensor needs lot and space' });
+    }
+  });
+  const u = c?.uplink;
+  if (u && typeof u === 'object') {
+    if (u.password !== undefined && u.credentialsFile !== undefined) {
+      out.push({ path: '/uplink', message: 'give either password or credentialsFile, not both' });
+    }
+    if (u.password === undefined && u.credentialsFile === undefined) {
+      out.push({ path: '/uplink', message: 'needs password or credentialsFile' });
+    }
+    if (u.caFile !== undefined && u.caPem !== undefined) out.push({ path: '/uplink', message: 'give either caFile or caPem, not both' });
+    if (u.reconnect && u.reconnect.minMs > u.reconnect.maxMs) {
+      out.push({ path: '/uplink/reconnect', message: 'minMs is larger than maxMs' });
+    }
+  }
+  return out;
+}
+
+/** Reads and checks a config file; throws HutongError E_CONFIG whose message lists every issue. */
+export async function loadConfig(file: string): Promise<EdgeConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new HutongError('E_CONFIG', `cannot read ${file}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new HutongError('E_CONFIG', `${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  const r = checkEdgeConfig(raw, file);
+  if (!r.ok) throw new HutongError('E_CONFIG', r.message);
+  return r.config;
+}
