@@ -94,3 +94,14 @@ describe('config checking', () => {
     }
   });
 });
+
+import fs from 'node:fs';
+import { ErrorCodes } from '../src/index.js';
+
+describe('error catalogue', () => {
+  it('is documented in docs/errors.md, every code', () => {
+    const doc = fs.readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+    const missing = Object.keys(ErrorCodes).filter((c) => !doc.includes(`\`${c}\``));
+    expect(missing).toEqual([]);
+  });
+});
