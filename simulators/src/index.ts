@@ -4,3 +4,4 @@ export * from './devices/parking.js';
 export * from './devices/scanners.js';
 export * from './profiles/compound.js';
 export * from './profiles/rng.js';
+export * from './faults/index.js';

@@ -1,0 +1,3 @@
+export * from './process.js';
+export * from './proxy.js';
+export * from './verify.js';
