@@ -82,6 +82,11 @@ CREATE TABLE presence (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'broker password hash for an external Mosquitto',
+    sql: 'ALTER TABLE gateway_credentials ADD COLUMN broker_hash text;',
+  },
 ];
 
 const LOCK_KEY = 7_466_001; // arbitrary, fixed: the migration lock of this schema
