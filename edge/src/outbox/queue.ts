@@ -1,0 +1,266 @@
+import type { ItemType } from './contract.js';
+
+/**
+ * The in-memory index both outboxes share: which items wait, which are in flight, in which order they leave,
+ * and which are dropped when the outbox is full. Storage (memory or segment files) lives elsewhere; this file
+ * only decides. The rules are written down in docs/outbox.md.
+ */
+
+export const WAITING = 0;
+export const IN_FLIGHT = 1;
+export const RETURNED = 2;
+export const GONE = 3;
+type State = typeof WAITING | typeof IN_FLIGHT | typeof RETURNED | typeof GONE;
+
+/** Bytes an item counts against `maxBytes` besides its payload: the on-disk frame header (file.ts). */
+export const FRAME_OVERHEAD = 28;
+
+export interface Entry {
+  id: number;
+  cls: 0 | 1 | 2;
+  type: ItemType;
+  at: number;
+  /** Payload bytes. */
+  size: number;
+  /** Monotonic ms of the append in this process; -Infinity for items found on open (they are backlog). */
+  mono: number;
+  state: State;
+}
+
+export interface LeasePolicy {
+  /** Items appended within this many ms count as live traffic. */
+  liveWindowMs: number;
+  /** Up to this share of every lease batch is filled with live items before the backlog (0..1). */
+  liveShare: number;
+}
+
+/** One class and type: ids ascending in `items` (head pointer, lazy skipping), requeued ones in `returned`. */
+class Lane<E extends Entry> {
+  items: E[] = [];
+  head = 0;
+  /** Where the scan for live items resumes (an index into `items`). */
+  liveCursor = 0;
+  /** Requeued entries, ids ascending. */
+  returned: E[] = [];
+  waiting = 0;
+
+  push(e: E): void {
+    this.items.push(e);
+    this.waiting++;
+  }
+
+  /** Oldest waiting entry (requeued or never leased), without taking it. */
+  peek(): E | undefined {
+    this.skip();
+    const a = this.items[this.head];
+    const r = this.returned[0];
+    if (a === undefined) return r;
+    if (r === undefined) return a;
+    return r.id < a.id ? r : a;
+  }
+
+  /** Takes the entry `peek` returned. */
+  take(e: E): void {
+    if (this.returned[0] === e) this.returned.shift();
+    else this.head++;
+    this.waiting--;
+  }
+
+  requeue(e: E): void {
+    const r = this.returned;
+    let lo = 0;
+    let hi = r.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (r[mid]!.id < e.id) lo = mid + 1;
+      else hi = mid;
+    }
+    r.splice(lo, 0, e);
+    this.waiting++;
+  }
+
+  /** Live items (appended at or after `since`), oldest first, up to `max`; `accept` says if one more fits. */
+  takeLive(since: number, max: number, out: E[], accept: (e: E) => boolean): void {
+    if (max <= 0 || this.waiting === 0) return;
+    const items = this.items;
+    let lo = Math.max(this.head, this.liveCursor);
+    let hi = items.length;
+    // The first entry appended at or after `since` (mono ascends with the index).
+    if (lo < hi && items[lo]!.mono < since) {
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (items[mid]!.mono < since) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    // Entries before the cursor are taken, gone or older than any later `since` (an entry never becomes WAITING
+    // again, and `since` only grows), so the next scan resumes there.
+    let taken = 0;
+    for (let i = lo; i < items.length && taken < max; i++) {
+      const e = items[i]!;
+      if (e.state === WAITING) {
+        if (!accept(e)) break;
+        e.state = IN_FLIGHT;
+        this.waiting--;
+        out.push(e);
+        taken++;
+      }
+      this.liveCursor = i + 1;
+    }
+  }
+
+  private skip(): void {
+    const items = this.items;
+    while (this.head < items.length && items[this.head]!.state !== WAITING) this.head++;
+    if (this.head > 4096 && this.head * 2 > items.length) {
+      this.items = items.slice(this.head);
+      this.liveCursor = Math.max(0, this.liveCursor - this.head);
+      this.head = 0;
+    }
+  }
+}
+
+const TYPES: readonly ItemType[] = ['rec', 'img'];
+
+export class PriorityIndex<E extends Entry> {
+  /** Every unreleased entry, in id order (Map keeps insertion order and ids are inserted ascending). */
+  readonly entries = new Map<number, E>();
+  private readonly lanes: Lane<E>[][] = [0, 1, 2].map(() => TYPES.map(() => new Lane<E>()));
+  readonly depth: [number, number, number] = [0, 0, 0];
+  /** Payload + frame bytes of every unreleased entry. */
+  bytes = 0;
+  inFlight = 0;
+  /** Per class: bytes of all unreleased entries, and of those in flight (only waiting ones can be dropped). */
+  private readonly heldBytes: [number, number, number] = [0, 0, 0];
+  private readonly inFlightBytes: [number, number, number] = [0, 0, 0];
+
+  constructor(private readonly policy: LeasePolicy) {}
+
+  add(e: E): void {
+    this.entries.set(e.id, e);
+    this.lane(e).push(e);
+    this.depth[e.cls]++;
+    this.bytes += e.size + FRAME_OVERHEAD;
+    this.heldBytes[e.cls] += e.size + FRAME_OVERHEAD;
+  }
+
+  /** Takes entry `id` out for good (released, dropped or expired); undefined if it was already gone. */
+  remove(id: number): E | undefined {
+    const e = this.entries.get(id);
+    if (e === undefined) return undefined;
+    this.entries.delete(id);
+    if (e.state === IN_FLIGHT) {
+      this.inFlight--;
+      this.inFlightBytes[e.cls] -= e.size + FRAME_OVERHEAD;
+    } else if (e.state === WAITING || e.state === RETURNED) {
+      this.lane(e).waiting--;
+      // A RETURNED entry sits in `returned`; take it out so peek never sees a gone entry there.
+      if (e.state === RETURNED) {
+        const r = this.lane(e).returned;
+        r.splice(r.indexOf(e), 1);
+      }
+    }
+    e.state = GONE;
+    this.depth[e.cls]--;
+    this.bytes -= e.size + FRAME_OVERHEAD;
+    this.heldBytes[e.cls] -= e.size + FRAME_OVERHEAD;
+    return e;
+  }
+
+  requeue(id: number): void {
+    const e = this.entries.get(id);
+    if (e === undefined || e.state !== IN_FLIGHT) return;
+    e.state = RETURNED;
+    this.inFlight--;
+    this.inFlightBytes[e.cls] -= e.size + FRAME_OVERHEAD;
+    this.lane(e).requeue(e);
+  }
+
+  /** Number of items that could be leased now. */
+  waiting(): number {
+    let n = 0;
+    for (const lanes of this.lanes) for (const l of lanes) n += l.waiting;
+    return n;
+  }
+
+  /**
+   * The next batch: class 0 first, then 1, then 2 (strict). Within a class, the batch first takes that class's
+   * live items (appended within `liveWindowMs`, oldest first), up to `liveShare` of `maxItems` over the whole
+   * batch, then the class's backlog oldest first. With no backlog this is plain oldest-first; with a day of
+   * backlog, live traffic still leaves with the next batch instead of after the whole backlog.
+   */
+  lease(maxItems: number, maxBytes: number, type: ItemType | undefined, nowMono: number): E[] {
+    const out: E[] = [];
+    if (maxItems <= 0) return out;
+    let bytes = 0;
+    const fits = (e: E): boolean => out.length === 0 || bytes + e.size <= maxBytes;
+    const accept = (e: E): boolean => {
+      if (!fits(e)) return false;
+      bytes += e.size;
+      this.inFlightBytes[e.cls] += e.size + FRAME_OVERHEAD;
+      return true;
+    };
+    const typeIdx = type === undefined ? undefined : TYPES.indexOf(type);
+    // Class by class (strict priority): first this class's live items, up to the live quota, then its backlog.
+    let liveLeft = Math.floor(maxItems * this.policy.liveShare);
+    const since = nowMono - this.policy.liveWindowMs;
+    let full = false;
+    for (let c = 0; c < 3 && !full && out.length < maxItems; c++) {
+      const lanes = this.lanes[c]!;
+      for (let t = 0; t < lanes.length && liveLeft > 0; t++) {
+        if (typeIdx !== undefined && t !== typeIdx) continue;
+        const before = out.length;
+        lanes[t]!.takeLive(since, Math.min(liveLeft, maxItems - out.length), out, accept);
+        liveLeft -= out.length - before;
+      }
+      while (out.length < maxItems) {
+        const pick = this.oldest(lanes, typeIdx);
+        if (pick === undefined) break;
+        const [lane, e] = pick;
+        if (!accept(e)) {
+          full = true;
+          break;
+        }
+        lane.take(e);
+        e.state = IN_FLIGHT;
+        out.push(e);
+      }
+    }
+    this.inFlight += out.length;
+    out.sort((a, b) => a.cls - b.cls || a.id - b.id);
+    return out;
+  }
+
+  /** Oldest waiting entry of class `cls` (any type), for dropping and expiry. */
+  oldestWaiting(cls: number): E | undefined {
+    const pick = this.oldest(this.lanes[cls]!, undefined);
+    return pick?.[1];
+  }
+
+  /** Bytes of waiting (not in-flight) entries of class `cls`: what dropping that class could free. */
+  waitingBytes(cls: number): number {
+    return this.heldBytes[cls]! - this.inFlightBytes[cls]!;
+  }
+
+  /** The first entry in id order (the oldest item still held). */
+  first(): E | undefined {
+    for (const e of this.entries.values()) return e;
+    return undefined;
+  }
+
+  private oldest(lanes: Lane<E>[], typeIdx: number | undefined): [Lane<E>, E] | undefined {
+    let best: [Lane<E>, E] | undefined;
+    for (let t = 0; t < lanes.length; t++) {
+      if (typeIdx !== undefined && t !== typeIdx) continue;
+      const lane = lanes[t]!;
+      if (lane.waiting === 0) continue;
+      const e = lane.peek();
+      if (e !== undefined && (best === undefined || e.id < best[1].id)) best = [lane, e];
+    }
+    return best;
+  }
+
+  private lane(e: E): Lane<E> {
+    return this.lanes[e.cls]![e.type === 'rec' ? 0 : 1]!;
+  }
+}
