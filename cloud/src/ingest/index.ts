@@ -1,0 +1,2 @@
+export { Ingest, type IngestOptions, sniffId } from './ingest.js';
+export { ImageStore } from './images.js';
