@@ -27,6 +27,7 @@ export const ErrorCodes = {
   E_CONFIG: 'configuration file is invalid',
   E_OUTBOX_FULL: 'outbox is at its bound: lowest class dropped',
   E_OUTBOX_CORRUPT: 'outbox segment has a torn or corrupt tail: truncated to the last good record',
+  E_OUTBOX_IO: 'outbox could not write or sync its segment (disk full, I/O error): the append was refused',
   E_CLOCK_UNSYNCED: 'gateway clock offset to the cloud is not known yet: readings are held',
   // devices
   E_UNKNOWN_BIN: 'bin code not in the registry',
