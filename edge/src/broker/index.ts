@@ -1,0 +1,1 @@
+export { type PublishRouter, SiteBroker, type SiteBrokerOptions } from './site-broker.js';
