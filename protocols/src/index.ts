@@ -8,3 +8,4 @@ export * from './time.js';
 export * from './topics.js';
 export * from './validate.js';
 export * from './config.js';
+export * from './pass.js';
