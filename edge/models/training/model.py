@@ -1,0 +1,107 @@
+"""LitterNet: a small anchor-free single-scale (stride 8) detector, YOLOv8-style output.
+
+backbone  s2 16 -> s4 32 -> s8 64 (residual) -> s16 128 -> s32 128
+neck      top-down: s32 -> s16 (96) -> s8 (64)
+head      decoupled 3x3 branches -> 4 box distances (l,t,r,b, softplus * stride) and nc class logits
+output    [N, 4 + nc, H/8 * W/8]: cx, cy, w, h in input pixels, then sigmoid class scores
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+NC = 5
+STRIDE = 8
+
+
+class Conv(nn.Module):
+    def __init__(self, c1, c2, k=3, s=1):
+        super().__init__()
+        self.conv = nn.Conv2d(c1, c2, k, s, k // 2, bias=False)
+        self.bn = nn.BatchNorm2d(c2, eps=1e-3, momentum=0.03)
+        self.act = nn.SiLU()
+
+    def forward(self, x):
+        return self.act(self.bn(self.conv(x)))
+
+
+class Res(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.a = Conv(c, c, 3)
+        self.b = Conv(c, c, 3)
+
+    def forward(self, x):
+        return x + self.b(self.a(x))
+
+
+class LitterNet(nn.Module):
+    def __init__(self, nc=NC, w=(16, 32, 64, 128, 128), neck=(96, 64), head=48):
+        super().__init__()
+        self.nc = nc
+        self.stride = STRIDE
+        c1, c2, c3, c4, c5 = w
+        self.s2 = Conv(3, c1, 3, 2)
+        self.s4 = nn.Sequential(Conv(c1, c2, 3, 2), Conv(c2, c2, 3))
+        self.s8 = nn.Sequential(Conv(c2, c3, 3, 2), Res(c3))
+        self.s16 = nn.Sequential(Conv(c3, c4, 3, 2), Conv(c4, c4, 3))
+        self.s32 = nn.Sequential(Conv(c4, c5, 3, 2), Conv(c5, c5, 1))
+        self.lat16 = Conv(c5 + c4, neck[0], 1)
+        self.n16 = Conv(neck[0], neck[0], 3)
+        self.lat8 = Conv(neck[0] + c3, neck[1], 1)
+        self.n8 = Conv(neck[1], neck[1], 3)
+        self.box_branch = Conv(neck[1], head, 3)
+        self.cls_branch = Conv(neck[1], head, 3)
+        self.box_out = nn.Conv2d(head, 4, 1)
+        self.cls_out = nn.Conv2d(head, nc, 1)
+        self._init_bias()
+        self.export = False
+
+    def _init_bias(self):
+        nn.init.constant_(self.box_out.bias, 1.5)  # softplus(1.5) * 8 ~ 14 px per side
+        nn.init.normal_(self.box_out.weight, std=0.01)
+        nn.init.constant_(self.cls_out.bias, -4.6)  # prior 0.01
+        nn.init.normal_(self.cls_out.weight, std=0.01)
+
+    def features(self, x):
+        x = self.s2(x)
+        x = self.s4(x)
+        p3 = self.s8(x)
+        p4 = self.s16(p3)
+        p5 = self.s32(p4)
+        u = F.interpolate(p5, size=p4.shape[-2:], mode="nearest")
+        n4 = self.n16(self.lat16(torch.cat([u, p4], 1)))
+        u = F.interpolate(n4, size=p3.shape[-2:], mode="nearest")
+        return self.n8(self.lat8(torch.cat([u, p3], 1)))
+
+    def forward(self, x):
+        f = self.features(x)
+        box = self.box_out(self.box_branch(f))  # N,4,H,W raw
+        cls = self.cls_out(self.cls_branch(f))  # N,nc,H,W logits
+        n, _, h, w = box.shape
+        dist = F.softplus(box) * self.stride  # l,t,r,b in pixels
+        ys = (torch.arange(h, dtype=x.dtype) + 0.5) * self.stride
+        xs = (torch.arange(w, dtype=x.dtype) + 0.5) * self.stride
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        x1 = gx - dist[:, 0]
+        y1 = gy - dist[:, 1]
+        x2 = gx + dist[:, 2]
+        y2 = gy + dist[:, 3]
+        if self.export:
+            xywh = torch.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], 1)
+            out = torch.cat([xywh, cls.sigmoid()], 1)
+            return out.flatten(2)  # N, 4+nc, H*W
+        xyxy = torch.stack([x1, y1, x2, y2], -1).flatten(1, 2)  # N, HW, 4
+        return xyxy, cls.flatten(2).transpose(1, 2)  # N, HW, nc logits
+
+
+def count_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+if __name__ == "__main__":
+    m = LitterNet()
+    print("params", count_params(m))
+    m.export = True
+    print(m(torch.zeros(1, 3, 384, 640)).shape)

@@ -1,0 +1,270 @@
+"""Train LitterNet on procedurally generated scenes.
+
+Step 1 (cached): generate N training samples (320x320 at model resolution) into
+/tmp/litter_cache with 2 worker processes (deterministic: sample i uses seed base+i).
+Step 2: a fixed number of iterations of AdamW + cosine LR, EMA weights, on random
+256x256 crops of the cached samples with dihedral flips and photometric jitter.
+
+Loss (YOLOv8 / TOOD flavoured, single scale stride 8):
+  - positives: for every box, up to `topk` cells nearest to its centre whose centres lie
+    inside the box (always at least the nearest cell); a cell claimed by several boxes
+    goes to the smallest box.
+  - class target = IoU(pred, gt) / max IoU over that box's positives (detached), so the
+    best cell of each object aims at 1 and the others are ranked by box quality.
+  - BCE over all cells and classes + GIoU box loss weighted by the class target.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pickle
+import time
+from multiprocessing import Pool
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import generate
+from model import LitterNet, count_params
+
+torch.set_num_threads(2)
+
+
+# ---------------------------------------------------------------------------- cache
+def _gen(args):
+    seed, size = args
+    img, b, c = generate.train_sample(seed, size)
+    return img, b, c
+
+
+def build_cache(path, n, seed, size=320, workers=2):
+    meta = os.path.join(path, "meta.pkl")
+    if os.path.exists(meta):
+        with open(meta, "rb") as f:
+            m = pickle.load(f)
+        if m["n"] == n and m["seed"] == seed and m["size"] == size and m.get("gen") == _gen_fingerprint():
+            print(f"cache: reusing {path} ({n} samples)", flush=True)
+            return np.load(os.path.join(path, "images.npy"), mmap_mode="r"), m["boxes"], m["classes"]
+    os.makedirs(path, exist_ok=True)
+    t = time.time()
+    imgs = np.lib.format.open_memmap(os.path.join(path, "images.npy"), mode="w+", dtype=np.uint8, shape=(n, size, size, 3))
+    boxes, classes = [], []
+    with Pool(workers) as pool:
+        for i, (img, b, c) in enumerate(pool.imap(_gen, [(seed + i, size) for i in range(n)], chunksize=16)):
+            imgs[i] = img
+            boxes.append(b)
+            classes.append(c)
+            if (i + 1) % 1000 == 0:
+                print(f"cache: {i + 1}/{n} samples, {time.time() - t:.0f}s", flush=True)
+    imgs.flush()
+    with open(meta, "wb") as f:
+        pickle.dump({"n": n, "seed": seed, "size": size, "boxes": boxes, "classes": classes, "gen": _gen_fingerprint()}, f)
+    print(f"cache: {n} samples in {time.time() - t:.0f}s", flush=True)
+    return np.load(os.path.join(path, "images.npy"), mmap_mode="r"), boxes, classes
+
+
+def _gen_fingerprint():
+    import hashlib
+    with open(generate.__file__, "rb") as f:
+        return hashlib.sha1(f.read()).hexdigest()
+
+
+# ---------------------------------------------------------------------------- batches
+def make_batch(rng, imgs, boxes, classes, bs, crop):
+    size = imgs.shape[1]
+    xb = np.empty((bs, crop, crop, 3), np.uint8)
+    tb = []
+    for k in range(bs):
+        i = int(rng.integers(0, len(imgs)))
+        ox, oy = int(rng.integers(0, size - crop + 1)), int(rng.integers(0, size - crop + 1))
+        im = imgs[i, oy:oy + crop, ox:ox + crop]
+        b = boxes[i].copy()
+        c = classes[i].copy()
+        if len(b):
+            area0 = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+            b -= np.array([ox, oy, ox, oy], np.float32)
+            b = np.clip(b, 0, crop)
+            area1 = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+            keep = area1 > 0.55 * area0
+            b, c = b[keep], c[keep]
+        # dihedral augmentation
+        if rng.random() < 0.5:
+            im = im[:, ::-1]
+            b = np.stack([crop - b[:, 2], b[:, 1], crop - b[:, 0], b[:, 3]], 1) if len(b) else b
+        if rng.random() < 0.5:
+            im = im[::-1]
+            b = np.stack([b[:, 0], crop - b[:, 3], b[:, 2], crop - b[:, 1]], 1) if len(b) else b
+        if rng.random() < 0.5:
+            im = im.transpose(1, 0, 2)
+            b = b[:, [1, 0, 3, 2]] if len(b) else b
+        xb[k] = im
+        tb.append((torch.from_numpy(np.ascontiguousarray(b, np.float32)).reshape(-1, 4), torch.from_numpy(c).long()))
+    x = torch.from_numpy(xb).permute(0, 3, 1, 2).float().div_(255.0)
+    # photometric jitter (on top of the generator's own)
+    g = torch.from_numpy(rng.uniform(0.85, 1.15, (bs, 3, 1, 1)).astype(np.float32))
+    o = torch.from_numpy(rng.uniform(-0.06, 0.06, (bs, 1, 1, 1)).astype(np.float32))
+    x = (x * g + o).clamp_(0, 1)
+    return x, tb
+
+
+# ---------------------------------------------------------------------------- loss
+def box_iou_pair(a, b):
+    """a, b: [..., 4] xyxy -> (iou, giou)."""
+    ix1, iy1 = torch.max(a[..., 0], b[..., 0]), torch.max(a[..., 1], b[..., 1])
+    ix2, iy2 = torch.min(a[..., 2], b[..., 2]), torch.min(a[..., 3], b[..., 3])
+    inter = (ix2 - ix1).clamp(min=0) * (iy2 - iy1).clamp(min=0)
+    aa = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    ab = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    union = aa + ab - inter + 1e-7
+    iou = inter / union
+    cx1, cy1 = torch.min(a[..., 0], b[..., 0]), torch.min(a[..., 1], b[..., 1])
+    cx2, cy2 = torch.max(a[..., 2], b[..., 2]), torch.max(a[..., 3], b[..., 3])
+    carea = (cx2 - cx1) * (cy2 - cy1) + 1e-7
+    return iou, iou - (carea - union) / carea
+
+
+def compute_loss(pred_boxes, pred_logits, targets, h, w, stride=8, topk=9, box_w=5.0):
+    B, N, nc = pred_logits.shape
+    dev = pred_logits.device
+    ys = (torch.arange(h, dtype=torch.float32) + 0.5) * stride
+    xs = (torch.arange(w, dtype=torch.float32) + 0.5) * stride
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    centers = torch.stack([gx.flatten(), gy.flatten()], 1)  # N,2
+    cls_t = torch.zeros(B, N, nc, device=dev)
+    box_losses, weights = [], []
+    for bi, (gb, gc) in enumerate(targets):
+        if len(gb) == 0:
+            continue
+        M = len(gb)
+        gctr = (gb[:, :2] + gb[:, 2:]) / 2  # M,2
+        d = ((centers[None] - gctr[:, None]) ** 2).sum(-1)  # M,N
+        inside = (centers[None, :, 0] > gb[:, None, 0]) & (centers[None, :, 0] < gb[:, None, 2]) & \
+                 (centers[None, :, 1] > gb[:, None, 1]) & (centers[None, :, 1] < gb[:, None, 3])
+        dm = torch.where(inside, d, torch.full_like(d, 1e12))
+        k = min(topk, N)
+        _, idx = dm.topk(k, dim=1, largest=False)
+        cand = torch.zeros(M, N, dtype=torch.bool)
+        cand.scatter_(1, idx, True)
+        cand &= inside
+        cand[torch.arange(M), d.argmin(1)] = True  # always the nearest cell
+        area = (gb[:, 2] - gb[:, 0]) * (gb[:, 3] - gb[:, 1])
+        area_m = torch.where(cand, area[:, None].expand(M, N), torch.full((M, N), 1e12))
+        owner = area_m.argmin(0)  # N
+        pos = cand.any(0)
+        pidx = pos.nonzero().squeeze(1)
+        gi = owner[pidx]
+        pb = pred_boxes[bi, pidx]
+        tbx = gb[gi]
+        iou, giou = box_iou_pair(pb, tbx)
+        with torch.no_grad():
+            miou = torch.zeros(M).scatter_reduce(0, gi, iou.detach(), reduce="amax", include_self=True)
+            t = (iou.detach() / miou[gi].clamp(min=1e-6)).clamp(0, 1)
+            t = 0.1 + 0.9 * t  # every positive carries at least a small target
+        cls_t[bi, pidx, gc[gi]] = t
+        box_losses.append(((1 - giou) * t).sum())
+        weights.append(t.sum())
+    tsum = max(float(sum(weights)) if weights else 0.0, 1.0)
+    l_cls = F.binary_cross_entropy_with_logits(pred_logits, cls_t, reduction="sum") / tsum
+    l_box = (torch.stack(box_losses).sum() / tsum) if box_losses else pred_boxes.sum() * 0
+    return l_cls + box_w * l_box, l_cls.detach(), l_box.detach()
+
+
+# ---------------------------------------------------------------------------- EMA
+class EMA:
+    def __init__(self, model, decay=0.9995, tau=400):
+        import copy
+        self.ema = copy.deepcopy(model).eval()
+        for p in self.ema.parameters():
+            p.requires_grad_(False)
+        self.decay, self.tau, self.updates = decay, tau, 0
+
+    @torch.no_grad()
+    def update(self, model):
+        self.updates += 1
+        d = self.decay * (1 - math.exp(-self.updates / self.tau))
+        msd = model.state_dict()
+        for k, v in self.ema.state_dict().items():
+            if v.dtype.is_floating_point:
+                v.mul_(d).add_(msd[k].detach(), alpha=1 - d)
+            else:
+                v.copy_(msd[k])
+
+
+# ---------------------------------------------------------------------------- main
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--iters", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--crop", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--cache", default="/tmp/litter_cache")
+    ap.add_argument("--cache-n", type=int, default=6000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", default="/tmp/litter_train/litter.pt")
+    ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--cache-only", action="store_true")
+    args = ap.parse_args()
+
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    t_all = time.time()
+    imgs, boxes, classes = build_cache(args.cache, args.cache_n, args.seed * 1000, workers=args.workers)
+    if args.cache_only:
+        return
+    imgs = np.ascontiguousarray(imgs)  # into RAM
+    t_gen = time.time() - t_all
+
+    model = LitterNet()
+    print(f"params: {count_params(model)}", flush=True)
+    ema = EMA(model)
+    decay, no_decay = [], []
+    for n_, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.999))
+    warm = min(150, args.iters // 10)
+
+    def lr_at(it):
+        if it < warm:
+            return args.lr * (it + 1) / warm
+        p = (it - warm) / max(1, args.iters - warm)
+        return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
+
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    t0 = time.time()
+    hw = args.crop // 8
+    run = [0.0, 0.0, 0.0]
+    model.train()
+    for it in range(args.iters):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(it)
+        x, tb = make_batch(rng, imgs, boxes, classes, args.batch, args.crop)
+        pb, pl = model(x)
+        loss, lc, lb = compute_loss(pb, pl, tb, hw, hw)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+        ema.update(model)
+        run = [r * 0.9 + v * 0.1 for r, v in zip(run, (float(loss), float(lc), float(lb)))] if it else [float(loss), float(lc), float(lb)]
+        if (it + 1) % args.log_every == 0 or it == 0:
+            el = time.time() - t0
+            print(f"it {it + 1}/{args.iters} loss {run[0]:.3f} cls {run[1]:.3f} box {run[2]:.3f} lr {lr_at(it):.2e} "
+                  f"{el / (it + 1):.2f}s/it eta {(args.iters - it - 1) * el / (it + 1) / 60:.1f}min", flush=True)
+        if (it + 1) % 500 == 0 or it + 1 == args.iters:
+            torch.save({"model": ema.ema.state_dict(), "iters": it + 1}, args.out)
+    t_train = time.time() - t0
+    info = {"params": count_params(model), "iters": args.iters, "batch": args.batch, "crop": args.crop, "seed": args.seed,
+            "lr": args.lr, "cache_n": args.cache_n, "cache_seed": args.seed * 1000, "train_seconds": round(t_train, 1),
+            "generate_seconds": round(t_gen, 1), "torch": torch.__version__, "threads": torch.get_num_threads()}
+    torch.save({"model": ema.ema.state_dict(), "iters": args.iters, "info": info}, args.out)
+    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
+        json.dump(info, f, indent=1)
+    print("done", json.dumps(info), flush=True)
+
+
+if __name__ == "__main__":
+    main()
