@@ -28,7 +28,7 @@ export class BinService implements DeviceService<ScanRequest, ScanAnswer> {
   private readonly lastScan = new Map<string, number>();
   private readonly lastFull = new Map<string, number>();
   private readonly reportedSlot = new Map<string, number>();
-  private readonly count: Record<string, number> = {
+  private readonly count = {
     recorded: 0,
     duplicate: 0,
     unknown: 0,
