@@ -1,0 +1,38 @@
+/**
+ * Child process for the kill -9 test (outbox-kill.test.ts): appends to a FileOutbox from several concurrent
+ * appenders as fast as it can and prints `<n>` on stdout the moment the append of item n resolved (i.e. the
+ * moment a device would have been answered). The parent SIGKILLs it mid-burst.
+ * Usage: tsx outbox-child.ts DIR START APPENDERS
+ */
+import { pino } from 'pino';
+import { FileOutbox } from '../src/outbox/file.js';
+
+const [dir, startArg, appendersArg] = process.argv.slice(2);
+const start = Number(startArg ?? 0);
+const appenders = Number(appendersArg ?? 8);
+const ob = new FileOutbox(
+  {
+    dir: dir!,
+    maxBytes: 1 << 28,
+    maxAgeMs: 7 * 24 * 3600_000,
+    liveWindowMs: 5000,
+    liveShare: 0.25,
+    segmentBytes: 256 * 1024,
+    groupCommitMs: 0,
+    fsync: 'data',
+    ackFlushMs: 1000,
+  },
+  pino({ level: 'silent' }),
+);
+await ob.open();
+process.stdout.write('ready\n');
+let n = start;
+async function appender(): Promise<void> {
+  for (;;) {
+    const k = n++;
+    const cls = (k % 3) as 0 | 1 | 2;
+    await ob.append([{ cls, type: 'rec', data: Buffer.from(JSON.stringify({ k, pad: 'x'.repeat(k % 50) })) }]);
+    process.stdout.write(`${k}\n`);
+  }
+}
+await Promise.all(Array.from({ length: appenders }, () => appender()));
