@@ -69,7 +69,7 @@ export class GatewayRegistry {
   private readonly now: () => number;
   /** sha256(username NUL password) → gateway and expiry: reconnect storms cost one hash each, not one scrypt. */
   private readonly verified = new Map<string, { gateway: string; until: number }>();
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(gateway: string) => void>();
 
   constructor(o: GatewayRegistryOptions) {
     this.db = o.db;
@@ -79,8 +79,11 @@ export class GatewayRegistry {
     this.now = o.now ?? Date.now;
   }
 
-  /** Called after any credential change (issue, revoke): the Mosquitto password file is rewritten from it. */
-  onCredentialsChanged(fn: () => void): () => void {
+  /**
+   * Called with the gateway id after any credential change (issue, revoke): brokers drop that gateway's live
+   * sessions on revocation and the Mosquitto password file is rewritten.
+   */
+  onCredentialsChanged(fn: (gateway: string) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
@@ -89,7 +92,7 @@ export class GatewayRegistry {
     for (const [k, v] of this.verified) if (v.gateway === gateway) this.verified.delete(k);
     for (const fn of this.listeners) {
       try {
-        fn();
+        fn(gateway);
       } catch (e) {
         this.log.error({ err: e }, 'credentials listener failed');
       }

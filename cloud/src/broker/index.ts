@@ -1,0 +1,3 @@
+export { AedesBroker, type AedesBrokerOptions } from './aedes.js';
+export { type CloudBroker, SERVICE_NAMES, type ServiceCredential, type ServiceName, serviceUsername } from './contract.js';
+export { checkConnect, checkPublish, checkSubscribe, checkWill, type Decision, type Principal } from './policy.js';

@@ -1,0 +1,1 @@
+export { type CloudTls, ensureCerts, type TlsOptions } from './certs.js';
