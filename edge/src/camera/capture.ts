@@ -116,6 +116,7 @@ export class FfmpegCapture {
       await gone;
       clearTimeout(t);
     }
+    this.queue.length = 0;
     for (const w of this.waiters) w(undefined);
     this.waiters = [];
   }
