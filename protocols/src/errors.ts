@@ -20,6 +20,7 @@ export const ErrorCodes = {
   E_BAD_CONNECT: 'CONNECT packet refused (invalid client id, username or password form)',
   E_ENROLMENT_CODE: 'enrolment code unknown, used or expired',
   E_FORBIDDEN: 'not allowed for this role or grid',
+  E_RATE_LIMITED: 'too many attempts from this address: wait and retry',
   E_NOT_FOUND: 'the named object (pass, issuer key, gateway, task) does not exist',
   // storage / processes
   E_INFLUX_WRITE: 'InfluxDB write failed',
