@@ -200,7 +200,7 @@ export class FileOutbox extends OutboxBase<FileEntry> {
         for (let k = i; k <= j; k++) {
           const e = list[k]!;
           const o = e.off - start;
-          if (o + FRAME_OVERHEAD + e.size <= got && frameCrc(buf, o, e.size) === buf.readUInt32LE(o + 4)) {
+          if (o + FRAME_OVERHEAD + e.size <= got && frameCrc(buf, o, e.size) === buf.readUInt32LE(o)) {
             data.set(e.id, buf.subarray(o + FRAME_OVERHEAD, o + FRAME_OVERHEAD + e.size));
           } else bad.push(e);
         }
@@ -394,11 +394,21 @@ export class FileOutbox extends OutboxBase<FileEntry> {
       await fh.sync();
     }
     this.segments.push(seg);
+    let misplaced = 0;
     for (const f of scan.frames) {
-      if (f.id >= this.nextId) this.nextId = f.id + 1;
-      if (f.id < firstId || released?.[f.id - firstId] === 1) continue;
+      // Ids grow across segments; one that does not (a file copied in by hand) is skipped, not trusted.
+      if (f.id < this.nextId || f.id < firstId) {
+        misplaced++;
+        continue;
+      }
+      this.nextId = f.id + 1;
+      if (released?.[f.id - firstId] === 1) continue;
       this.index.add({ id: f.id, cls: f.cls, type: f.type, at: f.at, size: f.size, mono: Number.NEGATIVE_INFINITY, state: WAITING, seg, off: f.off });
       seg.live++;
+    }
+    if (misplaced > 0) {
+      this.counters.corrupt++;
+      this.log.warn({ code: 'E_OUTBOX_CORRUPT', segment: log, records: misplaced }, 'outbox: records with out-of-order ids skipped');
     }
   }
 

@@ -6,8 +6,8 @@ import { FRAME_OVERHEAD } from './queue.js';
  * On-disk format of the file outbox (docs/outbox.md, "Format").
  *
  * Segment file `seg-<firstId>.log`: an 8-byte header `HTOBSEG\x01`, then frames:
- *   0  u32 LE  payload length
- *   4  u32 LE  CRC-32 (zlib) over bytes 0..3 and 8..end of the frame
+ *   0  u32 LE  CRC-32 (IEEE, as zlib) over bytes 4..end of the frame (one contiguous range: one call)
+ *   4  u32 LE  payload length
  *   8  f64 LE  id
  *   16 f64 LE  at (wall-clock ms)
  *   24 u8      class (0..2)
@@ -38,12 +38,12 @@ export interface Frame {
 }
 
 export function frameCrc(buf: Buffer, off: number, size: number): number {
-  return crc32(buf.subarray(off + 8, off + FRAME_OVERHEAD + size), crc32(buf.subarray(off, off + 4)));
+  return crc32(buf.subarray(off + 4, off + FRAME_OVERHEAD + size));
 }
 
 /** Writes one frame at `off` of `buf` (which has room for it). */
 export function writeFrame(buf: Buffer, off: number, id: number, at: number, cls: number, type: ItemType, data: Uint8Array): void {
-  buf.writeUInt32LE(data.byteLength, off);
+  buf.writeUInt32LE(data.byteLength, off + 4);
   buf.writeDoubleLE(id, off + 8);
   buf.writeDoubleLE(at, off + 16);
   buf[off + 24] = cls;
@@ -51,7 +51,7 @@ export function writeFrame(buf: Buffer, off: number, id: number, at: number, cls
   buf[off + 26] = M1;
   buf[off + 27] = M2;
   buf.set(data, off + FRAME_OVERHEAD);
-  buf.writeUInt32LE(frameCrc(buf, off, data.byteLength), off + 4);
+  buf.writeUInt32LE(frameCrc(buf, off, data.byteLength), off);
 }
 
 /** The frame at `off` if it is whole and its CRC holds, else undefined. Never throws. */
@@ -61,11 +61,11 @@ export function readFrame(buf: Buffer, off: number, end = buf.length): Frame | u
   const cls = buf[off + 24]!;
   const type = buf[off + 25]!;
   if (cls > 2 || type > 1) return undefined;
-  const size = buf.readUInt32LE(off);
+  const size = buf.readUInt32LE(off + 4);
   if (size > MAX_PAYLOAD || off + FRAME_OVERHEAD + size > end) return undefined;
   const id = buf.readDoubleLE(off + 8);
   if (!Number.isSafeInteger(id) || id < 1) return undefined;
-  if (frameCrc(buf, off, size) !== buf.readUInt32LE(off + 4)) return undefined;
+  if (frameCrc(buf, off, size) !== buf.readUInt32LE(off)) return undefined;
   return { id, at: buf.readDoubleLE(off + 16), cls: cls as 0 | 1 | 2, type: type === 0 ? 'rec' : 'img', off, size };
 }
 

@@ -122,9 +122,57 @@ class Lane<E extends Entry> {
 
 const TYPES: readonly ItemType[] = ['rec', 'img'];
 
+/**
+ * id → entry for ids that only grow: a sliding array indexed by `id - base`. 8 bytes a slot instead of a Map's
+ * ~40 per entry (a day of backlog is a million entries), and the oldest entry is the first slot.
+ */
+export class IdTable<E extends { id: number }> {
+  private slots: (E | undefined)[] = [];
+  private base = 0;
+  private head = 0;
+  size = 0;
+
+  get(id: number): E | undefined {
+    const i = id - this.base;
+    return i >= this.head && i < this.slots.length ? this.slots[i] : undefined;
+  }
+
+  /** Ids must come in ascending order. */
+  set(e: E): void {
+    if (this.size === 0) {
+      this.slots = [];
+      this.base = e.id;
+      this.head = 0;
+    }
+    const i = e.id - this.base;
+    if (i < this.slots.length) throw new Error(`outbox id ${e.id} not above the last one`);
+    while (this.slots.length < i) this.slots.push(undefined);
+    this.slots.push(e);
+    this.size++;
+  }
+
+  delete(id: number): void {
+    const i = id - this.base;
+    if (i < this.head || i >= this.slots.length || this.slots[i] === undefined) return;
+    this.slots[i] = undefined;
+    this.size--;
+    while (this.head < this.slots.length && this.slots[this.head] === undefined) this.head++;
+    if (this.head > 4096 && this.head * 2 > this.slots.length) {
+      this.slots = this.slots.slice(this.head);
+      this.base += this.head;
+      this.head = 0;
+    }
+  }
+
+  /** The entry with the lowest id. */
+  first(): E | undefined {
+    return this.slots[this.head];
+  }
+}
+
 export class PriorityIndex<E extends Entry> {
-  /** Every unreleased entry, in id order (Map keeps insertion order and ids are inserted ascending). */
-  readonly entries = new Map<number, E>();
+  /** Every unreleased entry by id (entries are added in ascending id order). */
+  readonly entries = new IdTable<E>();
   private readonly lanes: Lane<E>[][] = [0, 1, 2].map(() => TYPES.map(() => new Lane<E>()));
   readonly depth: [number, number, number] = [0, 0, 0];
   /** Payload + frame bytes of every unreleased entry. */
@@ -137,7 +185,7 @@ export class PriorityIndex<E extends Entry> {
   constructor(private readonly policy: LeasePolicy) {}
 
   add(e: E): void {
-    this.entries.set(e.id, e);
+    this.entries.set(e);
     this.lane(e).push(e);
     this.depth[e.cls]++;
     this.bytes += e.size + FRAME_OVERHEAD;
@@ -244,8 +292,7 @@ export class PriorityIndex<E extends Entry> {
 
   /** The first entry in id order (the oldest item still held). */
   first(): E | undefined {
-    for (const e of this.entries.values()) return e;
-    return undefined;
+    return this.entries.first();
   }
 
   private oldest(lanes: Lane<E>[], typeIdx: number | undefined): [Lane<E>, E] | undefined {
