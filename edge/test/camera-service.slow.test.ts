@@ -19,7 +19,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function bottleModel(): string {
   const N = 2;
   const out = new Float32Array(6 * N);
-  [320, 192, 60, 40, 0.9, 0.1].forEach((v, c) => (out[c * N] = v));
+  for (const [c, v] of [320, 192, 60, 40, 0.9, 0.1].entries()) out[c * N] = v;
   const p = join(dir, 'bottle.onnx');
   writeFileSync(p, constModel({ outDims: [1, 6, N], out, names: "{0: 'bottle', 1: 'can'}" }));
   return p;

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import websocket from '@fastify/websocket';
 import { isValidId } from '@hutong/protocols';
 import type { FastifyInstance, preHandlerHookHandler } from 'fastify';
@@ -23,6 +24,8 @@ export interface LiveViewOptions {
   log: Logger;
   /** output width of the live stream (height follows the aspect) */
   width?: number;
+  /** told the viewer count of a camera whenever it changes (for /metrics) */
+  onViewers?: (cameraId: string, viewers: number) => void;
 }
 
 interface MuxerLike {
@@ -41,7 +44,8 @@ const require = createRequire(import.meta.url);
 
 export async function liveViewPlugin(app: FastifyInstance, o: LiveViewOptions): Promise<void> {
   const Mpeg1Muxer = require('node-rtsp-stream/mpeg1muxer.js') as MuxerCtor;
-  const playerPath = require.resolve('@cycjimmy/jsmpeg-player/dist/jsmpeg-player.umd.min.js');
+  // The package exports only its module builds; the browser (UMD) build sits beside them.
+  const playerPath = join(dirname(require.resolve('@cycjimmy/jsmpeg-player')), 'jsmpeg-player.umd.min.js');
   const lives = new Map<string, Live>();
   const log = o.log.child({ part: 'liveview' });
   if (!app.hasDecorator('websocketServer')) await app.register(websocket);
@@ -58,8 +62,6 @@ export async function liveViewPlugin(app: FastifyInstance, o: LiveViewOptions): 
       stopLive(id, l);
     }
   });
-
-  app.decorate('liveViewers', (id: string) => lives.get(id)?.viewers.size ?? 0);
 
   app.get('/cameras/jsmpeg.min.js', pre, async (_req, reply) => {
     reply.type('application/javascript').header('cache-control', 'max-age=3600');
@@ -86,7 +88,8 @@ export async function liveViewPlugin(app: FastifyInstance, o: LiveViewOptions): 
       const muxer = new Mpeg1Muxer({
         url,
         ffmpegPath: o.ffmpegPath ?? 'ffmpeg',
-        ffmpegOptions: { '-vf': `scale=${w}:-2`, '-b:v': '1000k', '-bf': '0', '-an': '' },
+        // MPEG-1 allows only the standard rates (a 10 fps camera is refused): 25 fps out, frames repeated.
+        ffmpegOptions: { '-vf': `scale=${w}:-2`, '-r': '25', '-b:v': '1000k', '-bf': '0', '-an': '' },
       });
       const live: Live = { muxer, viewers: new Set() };
       // At once: an ffmpeg that cannot start emits 'error' on the child, which would otherwise crash the process.
@@ -101,7 +104,7 @@ export async function liveViewPlugin(app: FastifyInstance, o: LiveViewOptions): 
         for (const s of live.viewers) s.close(1011, 'live stream ended');
         lives.delete(id);
       });
-      muxer.stream.stderr?.resume();
+      muxer.stream.stderr?.on('data', (d: Buffer) => log.debug({ camera: id, ffmpeg: d.toString().trim() }, 'live view ffmpeg'));
       muxer.on('mpeg1data', (data) => {
         for (const s of live.viewers) if (s.readyState === s.OPEN && s.bufferedAmount < 4 * 1024 * 1024) s.send(data);
       });
@@ -111,8 +114,10 @@ export async function liveViewPlugin(app: FastifyInstance, o: LiveViewOptions): 
     }
     const live = l;
     live.viewers.add(socket);
+    o.onViewers?.(id, live.viewers.size);
     socket.on('close', () => {
       live.viewers.delete(socket);
+      o.onViewers?.(id, live.viewers.size);
       if (live.viewers.size === 0) {
         stopLive(id, live);
         log.info({ camera: id }, 'live view stopped: no viewers');
