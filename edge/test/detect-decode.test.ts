@@ -24,7 +24,7 @@ function write(bytes: Uint8Array): string {
 function v8(rows: number[][], nc: number): { out: Float32Array; dims: number[] } {
   const N = rows.length;
   const out = new Float32Array((4 + nc) * N);
-  rows.forEach((r, i) => r.forEach((v, c) => (out[c * N + i] = v)));
+  for (const [i, r] of rows.entries()) for (const [c, v] of r.entries()) out[c * N + i] = v;
   return { out, dims: [1, 4 + nc, N] };
 }
 
