@@ -154,3 +154,18 @@ describe('line protocol', () => {
     expect(encode('gw-7', SAMPLES.park)).toContain(',gw=gw-7,');
   });
 });
+
+describe('telemetry config sections', () => {
+  it('fills defaults and refuses typos and out-of-range values, all at once', async () => {
+    const { checkConfig } = await import('@hutong/protocols');
+    const { IngestConfig, InfluxConfig } = await import('../src/ingest/config.js');
+    const ok = checkConfig(IngestConfig, {});
+    expect(ok.ok && ok.value).toMatchObject({ flushPoints: 5000, flushMs: 50, writesInFlight: 2, clientId: 'hutong-ingest-1' });
+    const bad = checkConfig(IngestConfig, { flushPoint: 10, flushMs: 0 });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.issues.map((i) => i.path).sort()).toEqual(['/flushMs', '/flushPoint']);
+    const ix = checkConfig(InfluxConfig, {});
+    expect(ix.ok && ix.value).toMatchObject({ db: 'hutong', dataDir: 'var/influxdb' });
+    expect(checkConfig(InfluxConfig, { url: 'ftp://x' }).ok).toBe(false);
+  });
+});
