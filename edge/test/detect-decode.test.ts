@@ -170,3 +170,27 @@ describe('letterbox', () => {
     expect(dets[0]?.h).toBeCloseTo(24, 5);
   });
 });
+
+describe('letterbox fast path', () => {
+  it('the 2× path is the 2×2 mean; the general path keeps a flat colour flat and pads the rest', () => {
+    const flat = new Uint8Array(6 * 4 * 3).fill(200);
+    const g = letterboxRgb(flat, 6, 4, 4, 4); // scale 2/3 → 4×3 inside, pad 0 top, 1 bottom
+    expect(g.box.padY).toBe(0);
+    for (let i = 0; i < 12; i++) expect(g.tensor[i] as number).toBeCloseTo(200 / 255, 5);
+    expect(g.tensor[12] as number).toBeCloseTo(114 / 255, 5);
+
+    const w = 64;
+    const h = 36;
+    const rgb = new Uint8Array(w * h * 3).map((_, i) => (i * 37) % 251);
+    const fast = letterboxRgb(rgb, w, h, 32, 24).tensor;
+    // against a direct 2×2 mean of the source
+    const plane = 32 * 24;
+    for (const [x, y] of [[0, 0], [5, 7], [31, 17]] as const) {
+      for (let c = 0; c < 3; c++) {
+        const at = (xx: number, yy: number) => rgb[(yy * w + xx) * 3 + c] as number;
+        const mean = (at(2 * x, 2 * y) + at(2 * x + 1, 2 * y) + at(2 * x, 2 * y + 1) + at(2 * x + 1, 2 * y + 1)) / 4 / 255;
+        expect(fast[c * plane + (y + 3) * 32 + x] as number).toBeCloseTo(mean, 5);
+      }
+    }
+  });
+});

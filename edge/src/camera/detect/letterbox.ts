@@ -36,6 +36,10 @@ export function letterboxRgb(
   const g = letterboxGeometry(srcW, srcH, dstW, dstH);
   const plane = dstW * dstH;
   out.fill(PAD);
+  if (g.nw * 2 === srcW && g.nh * 2 === srcH) {
+    halve(rgb, srcW, g.nw, g.nh, dstW, g.padX, g.padY, plane, out);
+    return { tensor: out, box: { scale: g.scale, padX: g.padX, padY: g.padY } };
+  }
   const inv = 1 / g.scale;
   // Precompute horizontal taps once per call: source columns and weights for every output column.
   const x0s = new Int32Array(g.nw);
@@ -80,4 +84,21 @@ export function letterboxRgb(
     }
   }
   return { tensor: out, box: { scale: g.scale, padX: g.padX, padY: g.padY } };
+}
+
+/** The common 2× case (1280×720 → 640×360): bilinear at half-pixel centres is the 2×2 mean; about twice as fast. */
+function halve(rgb: Uint8Array, srcW: number, nw: number, nh: number, dstW: number, padX: number, padY: number, plane: number, out: Float32Array): void {
+  const stride = srcW * 3;
+  const k = 1 / (4 * 255);
+  const p2 = 2 * plane;
+  for (let y = 0; y < nh; y++) {
+    let a = 2 * y * stride;
+    let b = a + stride;
+    let o = (y + padY) * dstW + padX;
+    for (let x = 0; x < nw; x++, o++, a += 6, b += 6) {
+      out[o] = ((rgb[a] as number) + (rgb[a + 3] as number) + (rgb[b] as number) + (rgb[b + 3] as number)) * k;
+      out[o + plane] = ((rgb[a + 1] as number) + (rgb[a + 4] as number) + (rgb[b + 1] as number) + (rgb[b + 4] as number)) * k;
+      out[o + p2] = ((rgb[a + 2] as number) + (rgb[a + 5] as number) + (rgb[b + 2] as number) + (rgb[b + 5] as number)) * k;
+    }
+  }
 }

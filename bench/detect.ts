@@ -1,0 +1,172 @@
+/**
+ * Camera path benchmark (reference compound: 1 camera, 1280×720 at 2 fps).
+ *
+ *  1. Per-frame work from a decoded frame to events — letterbox, inference, decode/NMS (in the detector worker),
+ *     tracking and events (main thread) — against a bare `session.run` on the same warmed session, interleaved,
+ *     median of ≥ 200 frames each. Target: ≤ 1.3×.
+ *  2. ffmpeg's CPU while capturing (share of one core).
+ *  3. The share of inferences the motion gate skips on a static scene (target ≥ 90 %).
+ *
+ *   npx tsx bench/detect.ts                 # BENCH_FRAMES=300 by default
+ *   BENCH_MODEL=path.onnx npx tsx bench/detect.ts
+ *
+ * Uses edge/models/litter.onnx when present; otherwise an untrained stand-in of the same contract, built here.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { FfmpegCapture } from '../edge/src/camera/capture.js';
+import { Detector } from '../edge/src/camera/detect/detector.js';
+import { CameraEvents } from '../edge/src/camera/events.js';
+import { MotionGate } from '../edge/src/camera/motion.js';
+import { Tracker } from '../edge/src/camera/track.js';
+import { ClockStamper } from '../edge/src/records/stamper.js';
+import { randomDetector, rng } from '../edge/test/detect-fixtures.js';
+import { benchLogger, finalLine, fmt, median, percentile, printTable, sleep } from './harness.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const FRAMES = Number(process.env.BENCH_FRAMES ?? 300);
+const W = 1280;
+const H = 720;
+const log = benchLogger();
+
+async function loadFrames(): Promise<Uint8Array[]> {
+  const dir = join(root, 'edge/models/heldout');
+  const frames: Uint8Array[] = [];
+  if (existsSync(dir)) {
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.jpg')).sort().slice(0, 24)) {
+      const buf = await sharp(join(dir, f)).resize(W, H, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+      frames.push(new Uint8Array(buf));
+    }
+  }
+  if (frames.length === 0) {
+    // ffmpeg's own test source, 24 frames
+    const cap = new FfmpegCapture({ url: `lavfi:testsrc2=size=${W}x${H}:rate=10`, fps: 10, queueSize: 64, stallMs: 5000, backoffMinMs: 500, backoffMaxMs: 2000, ffmpegPath: 'ffmpeg' }, log);
+    await cap.start();
+    while (frames.length < 24) {
+      const f = await cap.next();
+      if (f) frames.push(f.rgb);
+    }
+    await cap.stop();
+  }
+  return frames;
+}
+
+/** utime + stime of a process in seconds (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function main(): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'hutong-bench-detect-'));
+  let modelPath = process.env.BENCH_MODEL ?? join(root, 'edge/models/litter.onnx');
+  let modelNote = modelPath.replace(root, '');
+  if (!existsSync(modelPath)) {
+    modelPath = join(tmp, 'standin.onnx');
+    writeFileSync(modelPath, randomDetector(5, 1, JSON.stringify({ 0: 'bottle', 1: 'can', 2: 'cup', 3: 'bag', 4: 'paper' })));
+    modelNote = 'untrained stand-in (edge/models/litter.onnx not present)';
+  }
+  const frames = await loadFrames();
+  const det = new Detector({ path: modelPath, format: 'yolov8', conf: 0.5, iou: 0.45 }, log);
+  const info = await det.start();
+  const tracker = new Tracker({ n: 3, m: 5, lostAfterMs: 5000, minMisses: 3, iouMatch: 0.3, centreMatch: 0.5, smoothing: 0.2 });
+  const events = new CameraEvents(
+    { gatewayId: 'gw1', cameraId: 'cam1', zones: [{ id: 'all', polygon: [[0, 0], [W, 0], [W, H], [0, H]] }], cleanAfterMs: 10_000, cropMargin: 0.25, cropMinSide: 64 },
+    new ClockStamper(),
+  );
+
+  // 1. pipeline vs bare session.run, interleaved on one warmed session
+  for (let i = 0; i < 20; i++) {
+    await det.detect(frames[i % frames.length] as Uint8Array, W, H);
+    await det.bareRun();
+  }
+  const pipe: number[] = [];
+  const bare: number[] = [];
+  const pre: number[] = [];
+  const run: number[] = [];
+  const post: number[] = [];
+  const trackMs: number[] = [];
+  let dets = 0;
+  for (let i = 0; i < FRAMES; i++) {
+    const f = frames[i % frames.length] as Uint8Array;
+    const t0 = performance.now();
+    const r = await det.detect(f, W, H);
+    const t1 = performance.now();
+    const u = tracker.update(r.dets, i * 500, (d) => events.zoneOf(d));
+    await events.afterRun(u, tracker.live(), { rgb: f, width: W, height: H }, i * 500);
+    const t2 = performance.now();
+    pipe.push(t2 - t0);
+    trackMs.push(t2 - t1);
+    pre.push(r.preMs);
+    run.push(r.runMs);
+    post.push(r.postMs);
+    dets += r.dets.length;
+    bare.push(await det.bareRun());
+  }
+  await det.stop();
+
+  // 2. ffmpeg CPU while capturing 1280×720 at 2 fps from a 10 fps source
+  const cap = new FfmpegCapture({ url: `lavfi:testsrc2=size=${W}x${H}:rate=10`, fps: 2, queueSize: 2, stallMs: 5000, backoffMinMs: 500, backoffMaxMs: 2000, ffmpegPath: 'ffmpeg' }, log);
+  await cap.start();
+  const drain = (async () => {
+    for (;;) if (!(await cap.next())) return;
+  })();
+  await sleep(2000);
+  const pid = cap.pid() as number;
+  const c0 = cpuSeconds(pid);
+  const w0 = performance.now();
+  await sleep(8000);
+  const ffCpu = ((cpuSeconds(pid) - c0) / ((performance.now() - w0) / 1000)) * 100;
+  const capFps = cap.counters.frames / 10;
+  await cap.stop();
+  await drain;
+
+  // 3. motion gate on a static scene: one real frame + sensor noise, 10 min at 2 fps
+  const gate = new MotionGate({ width: 160, height: 90, pixelDelta: 18, threshold: 0.002, alpha: 0.05, fullCheckMs: 10_000 });
+  const still = frames[0] as Uint8Array;
+  const noisy = Array.from({ length: 4 }, (_, k) => {
+    const r = rng(k + 1);
+    return still.map((v) => Math.max(0, Math.min(255, v + Math.round((r() - 0.5) * 12))));
+  });
+  const gateMs: number[] = [];
+  const N_GATE = 1200;
+  for (let i = 0; i < N_GATE; i++) {
+    const t0 = performance.now();
+    gate.check(noisy[i % noisy.length] as Uint8Array, W, H, i * 500);
+    gateMs.push(performance.now() - t0);
+  }
+  const skipShare = gate.counts.skipped / N_GATE;
+
+  rmSync(tmp, { recursive: true, force: true });
+  const mp = median(pipe);
+  const mb = median(bare);
+  console.log(`model: ${modelNote}, input ${info.inputW}×${info.inputH}, output [${info.outputDims.join(', ')}]; frames: ${frames.length} distinct 1280×720, ${FRAMES} measured`);
+  printTable([
+    ['per frame (ms)', 'median', 'p95'],
+    ['pipeline: frame → events', fmt(mp, 2), fmt(percentile(pipe, 95), 2)],
+    ['  letterbox (worker)', fmt(median(pre), 2), fmt(percentile(pre, 95), 2)],
+    ['  session.run in pipeline', fmt(median(run), 2), fmt(percentile(run, 95), 2)],
+    ['  decode + NMS', fmt(median(post), 2), fmt(percentile(post, 95), 2)],
+    ['  tracking + events (main)', fmt(median(trackMs), 2), fmt(percentile(trackMs, 95), 2)],
+    ['bare session.run', fmt(mb, 2), fmt(percentile(bare, 95), 2)],
+    ['motion gate check', fmt(median(gateMs), 2), fmt(percentile(gateMs, 95), 2)],
+  ]);
+  printTable([
+    ['other figures', 'value'],
+    ['detections per frame (mean)', fmt(dets / FRAMES, 2)],
+    ['ffmpeg CPU while capturing (% of one core, incl. test source)', fmt(ffCpu, 1)],
+    ['capture rate (frames/s, target 2)', fmt(capFps, 2)],
+    ['motion gate: inferences skipped, static scene', `${fmt(skipShare * 100, 1)} %`],
+    ['source-to-event latency p95', 'n/a (needs the RTSP camera simulator)'],
+  ]);
+  finalLine('detect', `${fmt(mp, 1)} ms/frame`, mp / mb, 'bare session.run');
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
