@@ -1,18 +1,25 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { CameraSection } from '../camera/index.js';
+import { OutboxSection } from '../outbox/index.js';
+import { BinsSection } from '../services/bins/index.js';
+import { GatesSection } from '../services/gates/index.js';
+import { ParkingSection } from '../services/parking/index.js';
 import {
   DeviceEntry,
   GatewaySection,
   HealthSection,
   HttpSection,
-  OpenSection,
   SiteBrokerSection,
   UplinkSection,
 } from './schema.js';
 
 /**
  * The whole gateway config file: the gateway's own sections plus those of the outbox, the domain services and
- * the camera pipeline. A section whose module has not landed yet is an open object (see `OpenSection`).
+ * the camera pipeline (each section's schema lives with the code that reads it). Every section may be left out
+ * of the file: its defaults apply.
  */
+const optional = <T extends TSchema>(s: T): T => ({ ...s, default: {} });
+
 export const EdgeConfig = Type.Object(
   {
     gateway: GatewaySection,
@@ -21,11 +28,11 @@ export const EdgeConfig = Type.Object(
     devices: Type.Array(DeviceEntry, { default: [], maxItems: 10_000 }),
     health: Type.Object(HealthSection.properties, { additionalProperties: false, default: {} }),
     http: Type.Object(HttpSection.properties, { additionalProperties: false, default: {} }),
-    outbox: OpenSection('outbox bounds and storage (edge/src/outbox)'),
-    bins: OpenSection('bin registry and duplicate window (edge/src/services/bins)'),
-    parking: OpenSection('lots and overstay rules (edge/src/services/parking)'),
-    gates: OpenSection('pass verification (edge/src/services/gates)'),
-    cameras: OpenSection('camera pipeline (edge/src/camera)'),
+    outbox: optional(OutboxSection),
+    bins: optional(BinsSection),
+    parking: optional(ParkingSection),
+    gates: optional(GatesSection),
+    cameras: optional(CameraSection),
   },
   { additionalProperties: false },
 );

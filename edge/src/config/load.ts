@@ -9,12 +9,22 @@ export type LoadResult = { ok: true; config: EdgeConfig } | { ok: false; message
  * (unique device ids and ports, one password source). All issues are reported together.
  */
 export function checkEdgeConfig(input: unknown, file = 'config'): LoadResult {
-  const r = checkConfig(EdgeConfig, input);
+  const r = checkConfig(EdgeConfig, withInherited(input));
   const issues: SchemaIssue[] = r.ok ? [] : [...r.issues];
   // Cross-field rules run on the raw input too, so a file with schema errors still gets them all listed.
   issues.push(...crossCheck((r.ok ? r.value : input) as Partial<EdgeConfig>));
   if (issues.length > 0 || !r.ok) return { ok: false, issues, message: formatConfigIssues(file, issues) };
   return { ok: true, config: r.value };
+}
+
+/** The gates section's compound defaults to the gateway's, so it is written once. */
+function withInherited(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const raw = input as Record<string, unknown>;
+  const gw = raw.gateway as { compound?: unknown } | undefined;
+  const gates = raw.gates;
+  if (typeof gw?.compound !== 'string' || (gates !== undefined && (typeof gates !== 'object' || gates === null))) return input;
+  return { ...raw, gates: { compound: gw.compound, ...(gates as object | undefined) } };
 }
 
 function crossCheck(c: Partial<EdgeConfig>): SchemaIssue[] {

@@ -1,5 +1,5 @@
 import { Id } from '@hutong/protocols';
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 
 /**
  * The gateway's own config sections (gateway, uplink, site broker, devices, health, http). The sections owned by
@@ -120,10 +120,6 @@ export const HttpSection = Type.Object(
   },
   strict,
 );
-
-/** A section owned elsewhere that has not landed yet: accept any object so the file still loads. */
-export const OpenSection = (description: string): TSchema =>
-  Type.Object({}, { additionalProperties: true, default: {}, description });
 
 export type GatewaySection = Static<typeof GatewaySection>;
 export type UplinkSection = Static<typeof UplinkSection>;

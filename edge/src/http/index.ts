@@ -1,0 +1,1 @@
+export { GatewayHttp, type GatewayHttpOptions } from './server.js';
