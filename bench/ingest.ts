@@ -451,7 +451,9 @@ async function main(): Promise<void> {
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       const r1 = await runRaw(influx.url, `bench_raw1_${round}`, 1, raws, POINTS);
+      console.log(`  round ${round}: raw, 1 in flight: ${fmt(r1.rate)} points/s (${fmt(r1.counted)} in ${fmt(r1.ms / 1000, 1)} s)`);
       const r2 = await runRaw(influx.url, `bench_raw2_${round}`, 2, raws, POINTS);
+      console.log(`  round ${round}: raw, 2 in flight: ${fmt(r2.rate)} points/s (${fmt(r2.counted)} in ${fmt(r2.ms / 1000, 1)} s)`);
       const db = `bench_pipe_${round}`;
       await ensureDatabase(influx.url, db);
       const worker = await startWorker({ mode: 'pipeline', mqttUrl: broker.url, influxUrl: influx.url, db, gateways: GATEWAYS, clientId: 'bench-ingest' });
@@ -468,9 +470,10 @@ async function main(): Promise<void> {
       rawBest.push(best);
       pipe.push(rate);
       rows.push([`${round}`, r1.rate, r2.rate, rate, (rate / best).toFixed(2), percentile(lat, 50), percentile(lat, 99), counters.write_retries ?? 0]);
-      console.log(`  round ${round}: raw ${fmt(r1.rate)} / ${fmt(r2.rate)}, pipeline ${fmt(rate)} points/s (${fmt(counted)} counted)`);
+      console.log(`  round ${round}: pipeline: ${fmt(rate)} points/s (${fmt(counted)} counted in ${fmt(ms / 1000, 1)} s)`);
     }
     const naive = await runNaive(broker.url, influx.url, gws, NAIVE_POINTS);
+    console.log(`  naive: ${fmt(naive.rate)} points/s (${fmt(naive.counted)} in ${fmt(naive.ms / 1000, 1)} s)`);
     const rawMed = median(rawBest);
     const pipeMed = median(pipe);
     rows.push(['median', '', '', pipeMed, (pipeMed / rawMed).toFixed(2), '', '', '']);

@@ -89,7 +89,8 @@ export class Ingest {
 
   async start(): Promise<void> {
     const o = this.opts;
-    this.writer = new InfluxWriter({ url: o.influxUrl, db: o.db, logger: this.log, maxInFlight: this.maxFlushes });
+    // Each write posts one request per retention policy; both of a write go out together.
+    this.writer = new InfluxWriter({ url: o.influxUrl, db: o.db, logger: this.log, maxInFlight: this.maxFlushes * 2 });
     const clientOpts: IClientOptions = {
       protocolVersion: 4,
       clean: false,
