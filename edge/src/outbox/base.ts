@@ -65,7 +65,8 @@ export abstract class OutboxBase<E extends Entry> implements Outbox {
   ) {
     this.index = new PriorityIndex<E>({ liveWindowMs: limits.liveWindowMs, liveShare: limits.liveShare });
     this.now = limits.now ?? Date.now;
-    this.mono = limits.mono ?? (() => performance.now());
+    // Whole ms: small integers stay unboxed in the index entries.
+    this.mono = limits.mono ?? (() => Math.floor(performance.now()));
   }
 
   abstract open(): Promise<void>;

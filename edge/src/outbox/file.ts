@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { OutboxBase, type OutboxLimits } from './base.js';
 import type { NewItem, OutboxItem } from './contract.js';
 import { HEADER, SEGMENT_MAGIC, decodeAcks, encodeAcks, frameCrc, scanSegment, writeFrame } from './format.js';
-import { type Entry, FRAME_OVERHEAD, WAITING } from './queue.js';
+import { BACKLOG_MONO, type Entry, FRAME_OVERHEAD, WAITING } from './queue.js';
 
 export interface FileOutboxOptions extends OutboxLimits {
   dir: string;
@@ -354,9 +354,40 @@ export class FileOutbox extends OutboxBase<FileEntry> {
     const dir = this.options.dir;
     const log = join(dir, segName(firstId, 'log'));
     const ack = join(dir, segName(firstId, 'ack'));
-    const buf = await readFile(log);
-    const scan = scanSegment(buf);
+    // Acks first: the frames are indexed as the scan meets them.
+    let released: Uint8Array | undefined;
+    const ackBuf = await readFile(ack).catch(() => undefined);
+    if (ackBuf !== undefined) {
+      const { offsets, goodEnd } = decodeAcks(ackBuf);
+      let max = -1;
+      for (const o of offsets) if (o > max) max = o;
+      released = new Uint8Array(max + 1);
+      for (const o of offsets) released[o] = 1;
+      // A torn ack entry only means those items are sent again (the cloud's write is idempotent).
+      if (goodEnd < ackBuf.length) {
+        const afh = await open(ack, 'r+');
+        await afh.truncate(goodEnd);
+        await afh.close();
+      }
+    }
     const fh = await open(log, 'r+');
+    const seg: Segment = { firstId, log, ack, fh, size: HEADER, live: 0, ackDirty: false, broken: false };
+    this.segments.push(seg);
+    let misplaced = 0;
+    const buf = await readFile(log);
+    const scan = scanSegment(buf, (f) => {
+      // Ids grow across segments; one that does not (a file copied in by hand) is skipped, not trusted.
+      if (f.id < this.nextId || f.id < firstId) {
+        misplaced++;
+        return;
+      }
+      this.nextId = f.id + 1;
+      const o = f.id - firstId;
+      if (released !== undefined && o < released.length && released[o] === 1) return;
+      this.index.add({ id: f.id, cls: f.cls, type: f.type, at: f.at, size: f.size, mono: BACKLOG_MONO, state: WAITING, seg, off: f.off });
+      seg.live++;
+    });
+    seg.size = Math.max(scan.goodEnd, HEADER);
     if (!scan.headerOk) {
       this.counters.corrupt++;
       this.log.warn({ code: 'E_OUTBOX_CORRUPT', segment: log }, 'outbox: segment header damaged; frames scanned anyway');
@@ -374,37 +405,9 @@ export class FileOutbox extends OutboxBase<FileEntry> {
       await fh.truncate(scan.goodEnd);
       await fh.sync();
     }
-    let released: Uint8Array | undefined;
-    const ackBuf = await readFile(ack).catch(() => undefined);
-    if (ackBuf !== undefined) {
-      const { offsets, goodEnd } = decodeAcks(ackBuf);
-      const lastId = scan.frames.length > 0 ? scan.frames[scan.frames.length - 1]!.id : firstId;
-      released = new Uint8Array(Math.max(0, lastId - firstId + 1));
-      for (const o of offsets) if (o < released.length) released[o] = 1;
-      // A torn ack entry only means those items are sent again (the cloud's write is idempotent).
-      if (goodEnd < ackBuf.length) {
-        const afh = await open(ack, 'r+');
-        await afh.truncate(goodEnd);
-        await afh.close();
-      }
-    }
-    const seg: Segment = { firstId, log, ack, fh, size: Math.max(scan.goodEnd, HEADER), live: 0, ackDirty: false, broken: false };
     if (scan.goodEnd < HEADER) {
       await fh.write(SEGMENT_MAGIC, 0, HEADER, 0);
       await fh.sync();
-    }
-    this.segments.push(seg);
-    let misplaced = 0;
-    for (const f of scan.frames) {
-      // Ids grow across segments; one that does not (a file copied in by hand) is skipped, not trusted.
-      if (f.id < this.nextId || f.id < firstId) {
-        misplaced++;
-        continue;
-      }
-      this.nextId = f.id + 1;
-      if (released?.[f.id - firstId] === 1) continue;
-      this.index.add({ id: f.id, cls: f.cls, type: f.type, at: f.at, size: f.size, mono: Number.NEGATIVE_INFINITY, state: WAITING, seg, off: f.off });
-      seg.live++;
     }
     if (misplaced > 0) {
       this.counters.corrupt++;

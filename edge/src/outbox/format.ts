@@ -82,8 +82,9 @@ export interface ScanResult {
  * Reads every good frame of a segment. A frame that fails (length, marker, CRC, or an id not above the
  * previous one) starts a corrupt region: the scan looks byte by byte for the next good frame with a higher id.
  * If there is one, the region in between is skipped (mid-segment corruption); if not, the region is the tail.
+ * With `onFrame`, good frames go to it instead of `frames` (opening a day of backlog keeps no second copy).
  */
-export function scanSegment(buf: Buffer): ScanResult {
+export function scanSegment(buf: Buffer, onFrame?: (f: Frame) => void): ScanResult {
   const headerOk = buf.length >= HEADER && buf.subarray(0, HEADER).equals(SEGMENT_MAGIC);
   const frames: Frame[] = [];
   const skipped: [number, number][] = [];
@@ -93,7 +94,8 @@ export function scanSegment(buf: Buffer): ScanResult {
   while (off < buf.length) {
     const f = readFrame(buf, off);
     if (f !== undefined && f.id > lastId) {
-      frames.push(f);
+      if (onFrame) onFrame(f);
+      else frames.push(f);
       lastId = f.id;
       off += FRAME_OVERHEAD + f.size;
       goodEnd = off;

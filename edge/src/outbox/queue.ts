@@ -12,6 +12,12 @@ export const RETURNED = 2;
 export const GONE = 3;
 type State = typeof WAITING | typeof IN_FLIGHT | typeof RETURNED | typeof GONE;
 
+/**
+ * `mono` of items found on open: below any live window. A small integer, not -Infinity, so V8 keeps the field
+ * unboxed (a day of backlog is a million entries).
+ */
+export const BACKLOG_MONO = -(2 ** 30);
+
 /** Bytes an item counts against `maxBytes` besides its payload: the on-disk frame header (file.ts). */
 export const FRAME_OVERHEAD = 28;
 
@@ -22,7 +28,7 @@ export interface Entry {
   at: number;
   /** Payload bytes. */
   size: number;
-  /** Monotonic ms of the append in this process; -Infinity for items found on open (they are backlog). */
+  /** Monotonic ms (an integer) of the append in this process; BACKLOG_MONO for items found on open. */
   mono: number;
   state: State;
 }
