@@ -61,6 +61,11 @@ describe('CameraService (ffmpeg test source → gate → worker → tracker → 
       await until(() => (h.svc.counters('cam1').detector_runs ?? 0) >= 8, 'more detector runs');
       c = h.svc.counters('cam1');
       expect(Object.keys(h.svc.counters())).toContain('cam1.frames');
+      // a dead detector worker is started again and the camera goes on
+      await h.svc.pipeline('cam1')?.detector.stop();
+      const runs = c.detector_runs ?? 0;
+      await until(() => (h.svc.counters('cam1').detector_restarts ?? 0) >= 1, 'detector restart');
+      await until(() => (h.svc.counters('cam1').detector_runs ?? 0) >= runs + 3, 'runs after the restart');
     } finally {
       await h.svc.stop();
     }

@@ -39,8 +39,9 @@ export class CameraPipeline {
   private healthTimer: NodeJS.Timeout | undefined;
   private readonly inferMs: number[] = [];
   private framesSinceHealth = 0;
+  private revivedAt = 0;
   private healthAt = Date.now();
-  readonly counts = { processed: 0, detector_runs: 0, detector_errors: 0, detections: 0, sink_errors: 0, forced_runs: 0 };
+  readonly counts = { processed: 0, detector_runs: 0, detector_errors: 0, detections: 0, sink_errors: 0, forced_runs: 0, detector_restarts: 0 };
 
   constructor(
     readonly cfg: CameraConfig,
@@ -159,6 +160,7 @@ export class CameraPipeline {
     } catch (e) {
       this.counts.detector_errors++;
       this.log.error({ code: 'E_MODEL', err: e }, 'detector run failed');
+      await this.reviveDetector(f.atMs);
       return;
     }
     const inputs: TrackInput[] = [];
@@ -187,6 +189,18 @@ export class CameraPipeline {
     }
     await this.append(out.records);
     this.d.onFrame?.(f, true, inputs as Detection[]);
+  }
+
+  /** A worker that died (out of memory, a native crash) is started again, at most every 5 s. */
+  private async reviveDetector(nowMs: number): Promise<void> {
+    if (this.detector.alive || nowMs - this.revivedAt < 5000) return;
+    this.revivedAt = nowMs;
+    this.counts.detector_restarts++;
+    try {
+      await this.detector.start();
+    } catch (e) {
+      this.log.error({ code: 'E_MODEL', err: e }, 'detector restart failed');
+    }
   }
 
   private async fullFrame(f: Frame, ev: string): Promise<{ frame: Uint8Array; header: ImageHeader }> {

@@ -49,6 +49,11 @@ export class Detector {
     private readonly log: Logger,
   ) {}
 
+  /** False once the worker died (or before start): the owner may start it again. */
+  get alive(): boolean {
+    return this.worker !== undefined && this.model !== undefined;
+  }
+
   get info(): ModelInfo {
     if (!this.model) throw new Error('detector not started');
     return this.model;
@@ -72,7 +77,10 @@ export class Detector {
       this.failAll(e);
     });
     worker.on('exit', (code) => {
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker === worker) {
+        this.worker = undefined;
+        this.model = undefined;
+      }
       this.failAll(new Error(`detector worker exited (${code})`));
     });
     const init: WorkerInit = { path: this.opts.path, format: this.opts.format, conf: this.opts.conf, iou: this.opts.iou };
