@@ -192,6 +192,15 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
       expect(ob.stats()).toMatchObject({ dropped: [1, 0, 1], depth: [0, 0, 1] });
     });
 
+    it('never expires items stamped while the clock was unset (before 2020): their age means nothing', async () => {
+      const clock = manualClock(86_400_000); // a box without RTC, booted in 1970
+      const ob = await make({ now: clock.now, maxAgeMs: 60_000 });
+      await ob.append([item(0, 'gate-before-sync')]);
+      clock.advance(1_800_000_000_000); // the clock is set
+      expect(ob.lease(10, 1 << 20).map(text)).toEqual(['gate-before-sync']);
+      expect(ob.stats().dropped).toEqual([0, 0, 0]);
+    });
+
     it('mixes live items into backlog batches so live traffic is not starved', async () => {
       let mono = 0;
       const ob = await make({ mono: () => mono, liveWindowMs: 5000, liveShare: 0.25 });

@@ -275,6 +275,16 @@ describe('FileOutbox on disk', () => {
     await b.close();
   });
 
+  it('refuses an item longer than a frame may be (it would read as garbage on open)', async () => {
+    const a = outbox(freshDir(), { maxBytes: 1 << 28 });
+    await a.open();
+    await expect(a.append([{ cls: 1, type: 'img', data: new Uint8Array(64 * 1024 * 1024 + 1) }])).rejects.toMatchObject({
+      code: 'E_OVERSIZED',
+    });
+    expect(a.stats().appended).toBe(0);
+    await a.close();
+  });
+
   it('concurrent appends share syncs and all land, in id order', async () => {
     const dir = freshDir();
     const a = outbox(dir, { groupCommitMs: 1 });

@@ -3,6 +3,9 @@ import type { Logger } from 'pino';
 import type { ItemType, NewItem, Outbox, OutboxItem, OutboxStats } from './contract.js';
 import { type Entry, FRAME_OVERHEAD, PriorityIndex } from './queue.js';
 
+/** 2020-01-01T00:00Z: wall-clock stamps before this come from an unset clock. */
+const PLAUSIBLE_MS = 1_577_836_800_000;
+
 /** What both outboxes need besides their storage. */
 export interface OutboxLimits {
   /** Bound on payload + frame bytes of all unreleased items. */
@@ -171,7 +174,11 @@ export abstract class OutboxBase<E extends Entry> implements Outbox {
     return need;
   }
 
-  /** Drops items older than maxAgeMs (any class, waiting only), oldest first; counted per class. */
+  /**
+   * Drops items older than maxAgeMs (any class, waiting only), oldest first; counted per class. An item stamped
+   * before 2020 was appended while the gateway clock was not set (a box without RTC boots in 1970): its age
+   * means nothing, so it is never expired (the byte bound still holds), and it stops the class's expiry scan.
+   */
   protected expire(): void {
     const limit = this.now() - this.limits.maxAgeMs;
     const first = this.index.first();
@@ -180,7 +187,7 @@ export abstract class OutboxBase<E extends Entry> implements Outbox {
     for (let c = 0; c < 3; c++) {
       for (;;) {
         const e = this.index.oldestWaiting(c);
-        if (e === undefined || e.at >= limit) break;
+        if (e === undefined || e.at >= limit || e.at < PLAUSIBLE_MS) break;
         this.index.remove(e.id);
         this.dropped[e.cls]++;
         this.counters.expired[e.cls]++;

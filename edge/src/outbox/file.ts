@@ -5,7 +5,7 @@ import { HutongError } from '@hutong/protocols';
 import type { Logger } from 'pino';
 import { OutboxBase, type OutboxLimits } from './base.js';
 import type { NewItem, OutboxItem } from './contract.js';
-import { HEADER, SEGMENT_MAGIC, decodeAcks, encodeAcks, frameCrc, scanSegment, writeFrame } from './format.js';
+import { HEADER, MAX_PAYLOAD, SEGMENT_MAGIC, decodeAcks, encodeAcks, frameCrc, scanSegment, writeFrame } from './format.js';
 import { BACKLOG_MONO, type Entry, FRAME_OVERHEAD, WAITING } from './queue.js';
 
 export interface FileOutboxOptions extends OutboxLimits {
@@ -71,6 +71,7 @@ export class FileOutbox extends OutboxBase<FileEntry> {
   private flushScheduled = false;
   private flushing: Promise<void> | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
+  private readonly forgetting = new Set<Promise<void>>();
   private opened = false;
 
   constructor(
@@ -114,6 +115,12 @@ export class FileOutbox extends OutboxBase<FileEntry> {
   append(items: NewItem[]): Promise<void> {
     if (!this.opened) return Promise.reject(new Error('outbox is not open'));
     if (items.length === 0) return Promise.resolve();
+    for (const it of items) {
+      // The scan on open treats a longer frame as garbage: refuse it here rather than lose it there.
+      if (it.data.byteLength > MAX_PAYLOAD) {
+        return Promise.reject(new HutongError('E_OVERSIZED', `outbox item of ${it.data.byteLength} B (limit ${MAX_PAYLOAD})`));
+      }
+    }
     let reserved: number;
     try {
       reserved = this.admit(items);
@@ -148,6 +155,7 @@ export class FileOutbox extends OutboxBase<FileEntry> {
       if (this.flushing === undefined) this.flushing = this.flush();
       await this.flushing;
     }
+    await Promise.allSettled([...this.forgetting]);
     await this.syncAcks().catch((err: unknown) => this.ioError('ack sync', err));
     for (const seg of this.segments) {
       await this.closeAck(seg);
@@ -224,7 +232,14 @@ export class FileOutbox extends OutboxBase<FileEntry> {
     return out;
   }
 
-  protected async forget(entries: FileEntry[]): Promise<void> {
+  protected forget(entries: FileEntry[]): Promise<void> {
+    // close() waits for these, so no ack write lands on a closed file.
+    const p = this.forget1(entries).finally(() => this.forgetting.delete(p));
+    this.forgetting.add(p);
+    return p;
+  }
+
+  private async forget1(entries: FileEntry[]): Promise<void> {
     const bySeg = new Map<Segment, number[]>();
     for (const e of entries) {
       const seg = e.seg;
