@@ -1,0 +1,1 @@
+export { Wallet, type WalletFile, walletCrypto } from './wallet.js';
