@@ -103,8 +103,9 @@ const presence = new RecordingPresence();
 let g1: TestGateway;
 let g2: TestGateway;
 
-function newIngest() {
+function newIngest(extra: { maxWaitingPoints?: number } = {}) {
   return new Ingest({
+    ...extra,
     mqttUrl,
     influxUrl: influx.url,
     db: DB,
@@ -262,16 +263,27 @@ describe('ingest against real InfluxDB and aedes', () => {
     expect(await count('park', 'occ', 'telemetry', `WHERE time >= ${BigInt(baseMs + 100_000) * 1_000_000n}`)).toBe(4 + 1 + 1 + 2);
   });
 
-  it('acknowledges only after InfluxDB confirmed the write, across an InfluxDB outage', async () => {
+  it('acknowledges only after InfluxDB confirmed the write, across an InfluxDB outage, and bounds what waits', async () => {
+    // A worker that holds at most 3 waiting points, so the bound is reached during the outage.
+    await ingest.stop();
+    ingest = newIngest({ maxWaitingPoints: 3 });
+    await ingest.start();
     const before = await count('park', 'occ');
     await influx.stop();
     await g2.batch('during-outage', [park('ps-0', 200_000, 1), park('ps-1', 200_000, 1), park('ps-1', 200_000, 2)]);
+    await g2.batch('over-bound', [park('ps-2', 200_000, 1)]);
     await expect(g2.ack('during-outage', 2_000)).rejects.toThrow(/timed out/);
+    expect(ingest.counters().deferred_batches).toBe(1);
     influx = await startInfluxd({ dataDir: join(dir, 'influx'), logger, port: influx.port });
     const ack = await g2.ack('during-outage', 30_000);
     expect(ack).toEqual({ id: 'during-outage', stored: 3, rejected: 0 });
+    expect(g2.acks.has('over-bound')).toBe(false);
     expect(await count('park', 'occ')).toBe(before + 3);
     expect(ingest.counters().write_retries).toBeGreaterThan(0);
+    // The gateway still holds the deferred batch and resends it.
+    await g2.batch('over-bound', [park('ps-2', 200_000, 1)]);
+    expect(await g2.ack('over-bound')).toEqual({ id: 'over-bound', stored: 1, rejected: 0 });
+    expect(await count('park', 'occ')).toBe(before + 4);
   });
 
   it('gets the messages queued while it was stopped (persistent session, fixed client id)', async () => {

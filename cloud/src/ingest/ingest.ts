@@ -53,8 +53,13 @@ export interface IngestOptions {
   flushPoints?: number;
   /** …or when the oldest waiting batch is this old (ms). */
   flushMs?: number;
-  /** InfluxDB requests in flight. */
+  /** InfluxDB writes in flight. */
   writesInFlight?: number;
+  /**
+   * Bound on points received but not yet written (InfluxDB slow or down). Beyond it new batches are left
+   * unacknowledged (counted as `deferred_batches`): the gateways keep them and resend, nothing is lost.
+   */
+  maxWaitingPoints?: number;
 }
 
 const PROBE_PREFIX = 'hutong/probe/';
@@ -72,7 +77,10 @@ export class Ingest {
   private readonly pool: PendingWrite[] = [];
   private readonly flushes = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
-  private due = false;
+  private readonly ready: PendingWrite[] = [];
+  private readyPoints = 0;
+  private writingPoints = 0;
+  private readonly maxWaitingPoints: number;
   private accepting = false;
   private readonly flushPoints: number;
   private readonly flushMs: number;
@@ -85,6 +93,7 @@ export class Ingest {
     this.flushPoints = opts.flushPoints ?? 5000;
     this.flushMs = opts.flushMs ?? 50;
     this.maxFlushes = opts.writesInFlight ?? 2;
+    this.maxWaitingPoints = opts.maxWaitingPoints ?? 1_000_000;
   }
 
   async start(): Promise<void> {
@@ -133,7 +142,7 @@ export class Ingest {
     this.accepting = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (!this.cur.empty) this.startFlush();
+    this.seal();
     const all = Promise.all([...this.flushes]);
     const timeout = new Promise<void>((r) => setTimeout(r, graceMs).unref());
     await Promise.race([all, timeout]);
@@ -274,6 +283,11 @@ export class Ingest {
       this.rejectBatch(gw, env.id, { code: 'E_GATEWAY_MISMATCH', detail: `envelope gw ${env.gw}` }, topic, env.recs.length);
       return;
     }
+    if (this.waitingPoints >= this.maxWaitingPoints) {
+      this.bump('deferred_batches');
+      this.warnings.warn('E_INFLUX_WRITE', { gw, topic, batch: env.id, waiting: this.waitingPoints }, 'InfluxDB is behind: batch left unacknowledged, the gateway resends it');
+      return;
+    }
 
     const cur = this.cur;
     const dir = this.opts.directory;
@@ -330,41 +344,57 @@ export class Ingest {
     this.scheduleFlush();
   }
 
+  /**
+   * Batches collect in `cur`; at `flushPoints` (or `flushMs` after its first batch) it is sealed into the ready
+   * queue, and at most `maxFlushes` sealed writes are in flight. Writes therefore stay near `flushPoints` even
+   * when InfluxDB is slow, instead of growing into one huge body.
+   */
   private scheduleFlush(): void {
     if (this.cur.points >= this.flushPoints) {
-      this.due = true;
-      if (this.flushes.size < this.maxFlushes) this.startFlush();
+      this.seal();
       return;
     }
-    if (!this.timer && !this.due) {
+    if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        this.due = true;
-        if (this.flushes.size < this.maxFlushes) this.startFlush();
+        this.seal();
       }, this.flushMs);
     }
   }
 
-  private startFlush(): void {
-    const p = this.cur;
-    if (p.empty) {
-      this.due = false;
-      return;
-    }
-    this.cur = this.pool.pop() ?? new PendingWrite();
-    this.due = false;
+  private seal(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    const f = this.flush(p).finally(() => {
-      this.flushes.delete(f);
-      p.reset();
-      if (this.pool.length < 4) this.pool.push(p);
-      // What arrived while both writes were in flight goes next.
-      if (this.due || this.cur.points >= this.flushPoints) this.startFlush();
-    });
-    this.flushes.add(f);
+    if (!this.cur.empty) {
+      this.ready.push(this.cur);
+      this.readyPoints += this.cur.points;
+      this.cur = this.pool.pop() ?? new PendingWrite();
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.flushes.size < this.maxFlushes && this.ready.length > 0) {
+      const p = this.ready.shift()!;
+      const points = p.points;
+      this.readyPoints -= points;
+      this.writingPoints += points;
+      const f = this.flush(p).finally(() => {
+        this.flushes.delete(f);
+        this.writingPoints -= points;
+        p.reset();
+        if (this.pool.length < 8) this.pool.push(p);
+        this.pump();
+      });
+      this.flushes.add(f);
+    }
+  }
+
+  /** Points received but not yet confirmed by InfluxDB. */
+  private get waitingPoints(): number {
+    return this.readyPoints + this.writingPoints + this.cur.points;
   }
 
   private async flush(p: PendingWrite): Promise<void> {
