@@ -236,6 +236,8 @@ describe('ingest against real InfluxDB and aedes', () => {
     await g1.raw('hutong/gw/gw1/up/nonsense', '{}');
     await g1.raw(topic, Buffer.from([0xff, 0xfe, 0x00]));
     await g1.raw(statusTopic('gw1'), 'not json');
+    // Older than the retention policy: InfluxDB answers 400 "partial write … dropped=1"; counted, not retried.
+    await g1.batch('too-old', [{ ...park('ps-3', 0, 1), ts: nsTimestamp(Date.parse('2020-01-01T00:00:00Z'), 1) }]);
     await good('ok-4', 4);
 
     await g1.ack('ok-4');
@@ -258,6 +260,8 @@ describe('ingest against real InfluxDB and aedes', () => {
     expect(delta('rejected.E_VERSION')).toBe(2);
     expect(delta('rejected.E_TOPIC')).toBe(1);
     expect(delta('internal_errors')).toBe(0);
+    await g1.ack('too-old');
+    expect(delta('rejected.E_INFLUX_WRITE')).toBe(1);
 
     // ok-1..4, one of bad-record, one of unknown-dev, two v1 readings (same ms, sequence 7 and 8)
     expect(await count('park', 'occ', 'telemetry', `WHERE time >= ${BigInt(baseMs + 100_000) * 1_000_000n}`)).toBe(4 + 1 + 1 + 2);
