@@ -164,3 +164,44 @@ describe('uplink', () => {
     expect(uplink.counters().cloud_rejected_e_unknown_device).toBe(1);
   });
 });
+
+describe('uplink with the real outboxes', () => {
+  for (const kind of ['memory', 'file'] as const) {
+    it(`${kind}: delivers, survives an unacked batch, and releases on ack`, async () => {
+      const { mkdtemp, rm } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const { createOutbox, OutboxSection } = await import('../src/outbox/index.js');
+      const dir = await mkdtemp(join(tmpdir(), 'hutong-uplink-ob-'));
+      const cfg = checkConfig(OutboxSection, { kind, dir, fsync: 'data' });
+      if (!cfg.ok) throw new Error(JSON.stringify(cfg.issues));
+      const outbox = createOutbox(cfg.value, logger);
+      await outbox.open();
+      cloud = new TestCloud();
+      await cloud.start();
+      const stamper = new SyncedStamper('boot-r');
+      const sink = new OutboxSink(outbox, stamper);
+      uplink = new Uplink({ gatewayId: GW, config: uplinkConfig(cloud.port, { ackTimeoutMs: 300 }), outbox, stamper, logger });
+      try {
+        const recs = Array.from({ length: 30 }, (_, i) => park(stamper, `p${i}`));
+        await sink.append(recs.slice(0, 10));
+        await sink.append([gate(stamper, 'r1')]);
+        await sink.append(recs.slice(10));
+        await uplink.start();
+        await cloud.waitBatches(2); // the first batch is never acked: it times out and goes again
+        cloud.autoAck = true;
+        await cloud.ack(GW, [cloud.batches[1]!.id]);
+        await until(() => outbox.stats().released === 31);
+        const seen = new Set(cloud.batches.flatMap((b) => b.recs.map((r) => `${r.d}/${r.ts}`)));
+        expect(seen.size).toBe(31);
+        expect(cloud.batches[0]!.recs[0]!.k).toBe('gate');
+        expect(outbox.stats().depth).toEqual([0, 0, 0]);
+      } finally {
+        await uplink.stop();
+        uplink = undefined;
+        await outbox.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
