@@ -40,7 +40,7 @@ describe('HTTP API (inject)', () => {
       logger,
       registry: reg,
       mqtt: { url: 'mqtts://localhost:8883', caPem: '-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n' },
-      checks: { store: async () => 'up', broker: () => 'up', influx: () => 'off' },
+      checks: { store: async () => 'up' as const, broker: () => 'up' as const, influx: () => 'off' as const },
       counters: { broker: () => ({ E_AUTH: 2 }) },
       attemptsPerMinute: 5,
       now: () => clock,
