@@ -10,7 +10,9 @@ import {
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeCrypto, Passes, passesPlugin } from '../src/passes/index.js';
+import { buildApi } from '../src/api/index.js';
+import { nodeCrypto, Passes, passesFeature, passesPlugin } from '../src/passes/index.js';
+import { Registry } from '../src/registry/index.js';
 import { type Db, openStore } from '../src/store/index.js';
 
 const NOW = Date.UTC(2026, 10, 20, 8, 0, 0);
@@ -107,7 +109,7 @@ describe('pass issuer', () => {
     expect(all.filter((x) => !x.retired)).toHaveLength(before.length + 1);
     const old = before[0]?.kid as number;
     expect((await app.inject({ method: 'POST', url: `/passes/keys/${old}/retire` })).statusCode).toBe(204);
-    expect((await app.inject({ method: 'POST', url: `/passes/keys/${k.kid}/retire` })).statusCode).toBe(409);
+    expect((await app.inject({ method: 'POST', url: `/passes/keys/${k.kid}/retire` })).statusCode).toBe(403);
     const rows = await db.query<{ action: string }>("SELECT action FROM audit_log WHERE action LIKE 'pass_key.%'");
     expect(rows.map((r) => r.action)).toEqual(expect.arrayContaining(['pass_key.rotate', 'pass_key.retire']));
   });
@@ -161,5 +163,49 @@ describe('pass issuer', () => {
     applyAll(gwZ, sent.map((s) => s.msg));
     expect(gwZ.version).toBe(2);
     expect(gwZ.ids.size).toBe(20_000 - 16);
+  });
+
+  it('mounts in the API behind its roles, and sends full lists to gateways that came online', async () => {
+    const logger = pino({ level: 'silent' });
+    const reg = new Registry({ db, logger, scrypt: { N: 1024, r: 8, p: 1, keylen: 32 }, presenceFlushMs: 3_600_000 });
+    await reg.start();
+    await reg.users.put({ name: 'olga', role: 'operator', grids: ['*'], password: 'olga-password-1' }, 'seed');
+    await reg.users.put({ name: 'chen', role: 'crew', grids: [], password: 'chen-password-1' }, 'seed');
+    const api = buildApi({ logger, registry: reg, mqtt: { url: 'mqtts://x:8883', caPem: 'x' }, checks: {}, counters: {} });
+    const published: string[] = [];
+    await api.register(passesFeature, {
+      prefix: '/api/passes',
+      db,
+      logger,
+      now: () => NOW,
+      publish: async (topic) => {
+        published.push(topic);
+      },
+    });
+    await api.ready();
+    try {
+      const token = async (name: string) =>
+        (await api.inject({ method: 'POST', url: '/api/login', payload: { name, password: `${name}-password-1` } })).json().token as string;
+      const body = { type: 'visitor', compound: 'c1', holderKey: holderKeys().pub };
+      expect((await api.inject({ method: 'POST', url: '/api/passes', payload: body })).statusCode).toBe(401);
+      const crew = await api.inject({ method: 'POST', url: '/api/passes', payload: body, headers: { authorization: `Bearer ${await token('chen')}` } });
+      expect(crew.statusCode).toBe(403);
+      const op = await api.inject({ method: 'POST', url: '/api/passes', payload: body, headers: { authorization: `Bearer ${await token('olga')}` } });
+      expect(op.statusCode).toBe(201);
+      const [row] = await db.query<{ actor: string }>("SELECT actor FROM audit_log WHERE action = 'pass.issue' ORDER BY id DESC LIMIT 1");
+      expect(row?.actor).toBe('olga');
+      const missing = await api.inject({ method: 'GET', url: '/api/passes/0123456789abcdef', headers: { authorization: `Bearer ${await token('olga')}` } });
+      expect(missing.statusCode).toBe(404);
+      expect(missing.json().code).toBe('E_NOT_FOUND');
+    } finally {
+      await api.close();
+      await reg.stop();
+    }
+    // Presence: gw-a came online → it gets its full list once; nothing more until it reconnects.
+    await db.query("INSERT INTO presence (gateway, last_seen, online, changed) VALUES ('gw-a', now(), true, now())");
+    sent.length = 0;
+    expect(await passes.publisher.pollPresence()).toBe(1);
+    expect(sent.every((s) => s.topic === downlinkTopic('gw-a', 'revocations') && s.msg.full)).toBe(true);
+    expect(await passes.publisher.pollPresence()).toBe(0);
   });
 });

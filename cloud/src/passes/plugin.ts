@@ -1,8 +1,9 @@
-import { Id, isHutongError, PASS_TYPES, RevocationMessage } from '@hutong/protocols';
+import { type ErrorCode, HutongError, Id, isHutongError, PASS_TYPES, RevocationMessage } from '@hutong/protocols';
 import { type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { Role } from '../registry/index.js';
 import { validityWindow } from './policy.js';
 import type { RevocationPublisher } from './publisher.js';
 import type { PassStore } from './store.js';
@@ -10,8 +11,8 @@ import type { PassStore } from './store.js';
 export interface PassesPluginOptions {
   store: PassStore;
   publisher?: RevocationPublisher;
-  /** Auth for every route (the API's role check); absent = open (tests). */
-  preHandler?: preHandlerHookHandler;
+  /** The API's role check (`app.requireRole`); absent = no auth (tests of the routes alone). */
+  requireRole?: (...roles: Role[]) => preHandlerAsyncHookHandler;
   /** Who is acting, for the audit log. */
   actorOf?: (req: FastifyRequest) => string;
   now?: () => number;
@@ -62,11 +63,10 @@ const PassInfo = Type.Object({
 
 const KeyInfo = Type.Object({ kid: Type.Integer(), publicKey: Type.String(), created: Type.String(), retired: Type.Boolean() });
 
+const STATUS: Partial<Record<ErrorCode, number>> = { E_AUTH: 401, E_FORBIDDEN: 403, E_NOT_FOUND: 404, E_CONFIG: 503 };
+
 function fail(reply: FastifyReply, e: unknown): FastifyReply {
-  if (isHutongError(e)) {
-    const status = e.code === 'E_FORBIDDEN' ? 409 : 400;
-    return reply.code(status).send({ code: e.code, message: e.message });
-  }
+  if (isHutongError(e)) return reply.code(STATUS[e.code] ?? 400).send({ code: e.code, message: e.message });
   if (e instanceof TypeError) return reply.code(400).send({ code: 'E_SCHEMA', message: e.message });
   throw e;
 }
@@ -79,7 +79,9 @@ function fail(reply: FastifyReply, e: unknown): FastifyReply {
 export const passesPlugin: FastifyPluginAsync<PassesPluginOptions> = async (app, o) => {
   const now = o.now ?? Date.now;
   const actor = o.actorOf ?? (() => 'api');
-  if (o.preHandler) app.addHook('preHandler', o.preHandler);
+  const noAuth: preHandlerAsyncHookHandler = async () => {};
+  const guard = (...roles: Role[]) => (o.requireRole ? o.requireRole(...roles) : noAuth);
+  const operator = guard('operator');
   // Strict validation in this plugin's scope: an unknown field is refused (fastify's default would strip it, and
   // a pass request carrying personal data must fail loudly). URL parts are converted from strings first.
   app.setValidatorCompiler(({ schema, httpPart }) => {
@@ -95,12 +97,12 @@ export const passesPlugin: FastifyPluginAsync<PassesPluginOptions> = async (app,
   // Validation failures answer with the catalogue code; anything else goes on to the API's own error handler.
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
     if (err.statusCode === 400) return reply.code(400).send({ code: 'E_SCHEMA', message: err.message });
-    throw err;
+    return fail(reply, err);
   });
 
   app.post(
     '/',
-    { schema: { body: IssueBody, response: { 201: IssuedBody, 400: ErrorBody } } },
+    { preHandler: operator, schema: { body: IssueBody, response: { 201: IssuedBody, 400: ErrorBody } } },
     async (req, reply) => {
       const b = req.body as typeof IssueBody.static;
       const w = validityWindow(b.type, Math.floor(now() / 1000), b);
@@ -126,6 +128,7 @@ export const passesPlugin: FastifyPluginAsync<PassesPluginOptions> = async (app,
   );
 
   app.get('/revocations', {
+    preHandler: guard('operator', 'installer'),
     schema: {
       querystring: Type.Object({ compound: Id, from: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }),
       response: { 200: Type.Object({ version: Type.Integer(), messages: Type.Array(RevocationMessage) }) },
@@ -135,11 +138,11 @@ export const passesPlugin: FastifyPluginAsync<PassesPluginOptions> = async (app,
     return { version: await o.store.version(q.compound), messages: await o.store.revocations(q.compound, q.from) };
   });
 
-  app.get('/keys', { schema: { response: { 200: Type.Array(KeyInfo) } } }, async () =>
+  app.get('/keys', { preHandler: guard('operator', 'installer'), schema: { response: { 200: Type.Array(KeyInfo) } } }, async () =>
     (await o.store.keys()).map((k) => ({ kid: k.kid, publicKey: k.publicKey, created: k.created.toISOString(), retired: k.retiredAt !== null })),
   );
 
-  app.post('/keys/rotate', { schema: { response: { 201: KeyInfo, 409: ErrorBody } } }, async (req, reply) => {
+  app.post('/keys/rotate', { preHandler: operator, schema: { response: { 201: KeyInfo, 403: ErrorBody } } }, async (req, reply) => {
     try {
       const k = await o.store.rotate(actor(req));
       return reply.code(201).send({ kid: k.kid, publicKey: k.publicKey, created: k.created.toISOString(), retired: false });
@@ -150,11 +153,11 @@ export const passesPlugin: FastifyPluginAsync<PassesPluginOptions> = async (app,
 
   app.post(
     '/keys/:kid/retire',
-    { schema: { params: Type.Object({ kid: Type.Integer({ minimum: 0, maximum: 255 }) }), response: { 204: Type.Null(), 404: ErrorBody, 409: ErrorBody } } },
+    { preHandler: operator, schema: { params: Type.Object({ kid: Type.Integer({ minimum: 0, maximum: 255 }) }), response: { 204: Type.Null(), 404: ErrorBody, 403: ErrorBody } } },
     async (req, reply) => {
       try {
         const ok = await o.store.retire((req.params as { kid: number }).kid, actor(req));
-        if (!ok) return reply.code(404).send({ code: 'E_NOT_FOUND', message: 'no such active key' });
+        if (!ok) throw new HutongError('E_NOT_FOUND', 'no such active key');
         return reply.code(204).send();
       } catch (e) {
         return fail(reply, e);
@@ -164,10 +167,10 @@ export const passesPlugin: FastifyPluginAsync<PassesPluginOptions> = async (app,
 
   app.get(
     '/:id',
-    { schema: { params: Type.Object({ id: Hex16 }), response: { 200: PassInfo, 404: ErrorBody } } },
-    async (req, reply) => {
+    { preHandler: operator, schema: { params: Type.Object({ id: Hex16 }), response: { 200: PassInfo, 404: ErrorBody } } },
+    async (req) => {
       const p = await o.store.get((req.params as { id: string }).id);
-      if (!p) return reply.code(404).send({ code: 'E_NOT_FOUND', message: 'no such pass' });
+      if (!p) throw new HutongError('E_NOT_FOUND', 'no such pass');
       return {
         passId: p.id,
         holder: p.holder,
@@ -185,10 +188,10 @@ export const passesPlugin: FastifyPluginAsync<PassesPluginOptions> = async (app,
 
   app.post(
     '/:id/revoke',
-    { schema: { params: Type.Object({ id: Hex16 }), response: { 200: Type.Object({ version: Type.Integer(), changed: Type.Boolean() }), 404: ErrorBody } } },
-    async (req, reply) => {
+    { preHandler: operator, schema: { params: Type.Object({ id: Hex16 }), response: { 200: Type.Object({ version: Type.Integer(), changed: Type.Boolean() }), 404: ErrorBody } } },
+    async (req) => {
       const r = await o.store.revoke((req.params as { id: string }).id, actor(req));
-      if (!r) return reply.code(404).send({ code: 'E_NOT_FOUND', message: 'no such pass' });
+      if (!r) throw new HutongError('E_NOT_FOUND', 'no such pass');
       if (r.changed && o.publisher) {
         // The revocation is committed; sending is best effort (a gateway that misses it gets the next full list).
         await o.publisher.changed(r.compound, r.version - 1).catch((e: unknown) => req.log.warn({ err: e }, 'revocation not sent'));

@@ -14,6 +14,8 @@ export type DownlinkPublish = (topic: string, payload: string) => Promise<void>;
  */
 export class RevocationPublisher {
   private readonly count = { full_sent: 0, delta_sent: 0, publish_failed: 0 };
+  /** When each gateway was last sent its full list (ms), against the presence table's `changed`. */
+  private readonly sentAt = new Map<string, number>();
 
   constructor(
     private readonly o: { db: Db; store: PassStore; publish: DownlinkPublish; logger: Logger },
@@ -31,6 +33,26 @@ export class RevocationPublisher {
     const msgs = await this.o.store.revocations(row.compound, undefined);
     await this.send([gw], msgs);
     this.count.full_sent++;
+  }
+
+  /**
+   * Sends the full list to every gateway that came online since it was last sent one, from the registry's presence
+   * table (kept by ingest from the gateways' retained status). Run on a timer: this needs no hook into ingest.
+   */
+  async pollPresence(): Promise<number> {
+    const rows = await this.o.db.query<{ gateway: string; changed: Date | null }>(
+      'SELECT gateway, changed FROM presence WHERE online = true',
+    );
+    let sent = 0;
+    for (const r of rows) {
+      const changed = r.changed?.getTime() ?? 0;
+      const last = this.sentAt.get(r.gateway);
+      if (last !== undefined && last >= changed) continue;
+      this.sentAt.set(r.gateway, Math.max(changed, Date.now()));
+      await this.gatewayOnline(r.gateway);
+      sent++;
+    }
+    return sent;
   }
 
   /** Call after a revocation: sends the change from `from` to every gateway of the compound. */
