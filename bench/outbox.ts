@@ -59,7 +59,6 @@ function options(dir: string, extra: Partial<FileOutboxOptions> = {}): FileOutbo
     groupCommitMs: 0,
     fsync: 'data',
     ackFlushMs: 1000,
-    liveWindowMs: 5000,
     liveShare: 0.25,
     ...extra,
   };

@@ -6,7 +6,6 @@ import type { NewItem, Outbox, OutboxItem } from '../src/outbox/contract.js';
 export interface OutboxTestLimits {
   maxBytes?: number;
   maxAgeMs?: number;
-  liveWindowMs?: number;
   liveShare?: number;
   now?: () => number;
   mono?: () => number;
@@ -78,7 +77,7 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
     });
 
     it('stops at maxBytes but always returns at least one item', async () => {
-      const ob = await make();
+      const ob = await make({ liveShare: 0 });
       await ob.append([item(2, 'x'.repeat(100)), item(2, 'y'.repeat(100)), item(2, 'z')]);
       expect(ob.lease(10, 150).map((i) => i.data.byteLength)).toEqual([100]);
       expect(ob.lease(10, 10).map((i) => i.data.byteLength)).toEqual([100]);
@@ -201,27 +200,59 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
       expect(ob.stats().dropped).toEqual([0, 0, 0]);
     });
 
-    it('mixes live items into backlog batches so live traffic is not starved', async () => {
-      let mono = 0;
-      const ob = await make({ mono: () => mono, liveWindowMs: 5000, liveShare: 0.25 });
+    it('fills a share of each batch with the newest items so live traffic is not starved by a backlog', async () => {
+      const ob = await make({ liveShare: 0.25 });
       const backlog: NewItem[] = [];
       for (let i = 0; i < 100; i++) backlog.push(item(2, `old${i}`));
       await ob.append(backlog);
-      mono += 60_000;
       await ob.append([item(2, 'live1'), item(2, 'live2')]);
-      const batch = ob.lease(8, 1 << 20).map(text);
-      // 2 of 8 slots go to the live items, the other 6 to the backlog, oldest first.
-      expect(batch).toEqual(['old0', 'old1', 'old2', 'old3', 'old4', 'old5', 'live1', 'live2']);
-      expect(ob.lease(3, 1 << 20).map(text)).toEqual(['old6', 'old7', 'old8']);
+      // 2 of 8 slots go to the newest items, the other 6 to the oldest.
+      expect(ob.lease(8, 1 << 20).map(text)).toEqual(['old0', 'old1', 'old2', 'old3', 'old4', 'old5', 'live1', 'live2']);
+      await ob.append([item(2, 'live3')]);
+      // The backlog drains from both ends.
+      expect(ob.lease(4, 1 << 20).map(text)).toEqual(['old6', 'old7', 'old8', 'live3']);
+      expect(ob.lease(4, 1 << 20).map(text)).toEqual(['old9', 'old10', 'old11', 'old99']);
     });
 
-    it('live items never overtake a higher class', async () => {
-      let mono = 0;
-      const ob = await make({ mono: () => mono, liveWindowMs: 5000, liveShare: 0.5 });
+    it('the newest share is bounded by bytes too, so big new items do not crowd out the backlog', async () => {
+      const ob = await make({ liveShare: 0.25 });
+      await ob.append([item(2, 'a'.repeat(100)), item(2, 'b'.repeat(100)), item(2, 'c'.repeat(100)), item(2, 'd'.repeat(100))]);
+      await ob.append([item(2, 'e'.repeat(100))]);
+      // 4 items × 0.25 = 1 newest slot, but 400 B × 0.25 = 100 B of room for it: e fits exactly.
+      expect(ob.lease(4, 400, 'rec').map((i) => text(i)[0])).toEqual(['a', 'b', 'c', 'e']);
+      // Now the newest (d, 100 B) does not fit in 90 B of share: the batch is oldest-first.
+      expect(ob.lease(4, 360).map((i) => text(i)[0])).toEqual(['d']);
+    });
+
+    it('the newest share never overtakes a higher class', async () => {
+      const ob = await make({ liveShare: 0.5 });
       await ob.append([item(0, 'gate-old1'), item(0, 'gate-old2'), item(0, 'gate-old3'), item(0, 'gate-old4')]);
-      mono += 60_000;
       await ob.append([item(2, 'bulk-live')]);
       expect(ob.lease(4, 1 << 20).map(text)).toEqual(['gate-old1', 'gate-old2', 'gate-old3', 'gate-old4']);
+    });
+
+    it("a live item that waited behind a higher class still goes with its class's next batch", async () => {
+      const ob = await make({ liveShare: 0.25 });
+      const backlog: NewItem[] = [];
+      for (let i = 0; i < 8; i++) backlog.push(item(0, `gate${i}`));
+      for (let i = 0; i < 50; i++) backlog.push(item(2, `bulk${i}`));
+      await ob.append(backlog);
+      await ob.append([item(2, 'bulk-live')]);
+      expect(ob.lease(4, 1 << 20).map(text)).toEqual(['gate0', 'gate1', 'gate2', 'gate7']);
+      expect(ob.lease(4, 1 << 20).map(text)).toEqual(['gate3', 'gate4', 'gate5', 'gate6']);
+      expect(ob.lease(4, 1 << 20).map(text)).toEqual(['bulk0', 'bulk1', 'bulk2', 'bulk-live']);
+    });
+
+    it('a requeued live item is again among the newest', async () => {
+      const ob = await make({ liveShare: 0.25 });
+      const backlog: NewItem[] = [];
+      for (let i = 0; i < 20; i++) backlog.push(item(2, `old${i}`));
+      await ob.append(backlog);
+      await ob.append([item(2, 'live')]);
+      const first = ob.lease(4, 1 << 20);
+      expect(first.map(text)).toEqual(['old0', 'old1', 'old2', 'live']);
+      ob.requeue([first[3]!.id]);
+      expect(ob.lease(4, 1 << 20).map(text)).toEqual(['old3', 'old4', 'old5', 'live']);
     });
 
     it('whenReadable resolves on the next append and on a requeue', async () => {

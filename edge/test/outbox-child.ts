@@ -15,7 +15,6 @@ const ob = new FileOutbox(
     dir: dir!,
     maxBytes: 1 << 28,
     maxAgeMs: 7 * 24 * 3600_000,
-    liveWindowMs: 5000,
     liveShare: 0.25,
     segmentBytes: 256 * 1024,
     groupCommitMs: 0,

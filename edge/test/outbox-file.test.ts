@@ -43,7 +43,6 @@ function outbox(dir: string, extra: Partial<FileOutboxOptions> = {}, log = silen
       dir,
       maxBytes: 1 << 24,
       maxAgeMs: 7 * 24 * 3600_000,
-      liveWindowMs: 5000,
       liveShare: 0.25,
       segmentBytes: 1 << 20,
       groupCommitMs: 0,

@@ -49,7 +49,6 @@ describe('FileOutbox and kill -9', () => {
           dir,
           maxBytes: 1 << 28,
           maxAgeMs: 7 * 24 * 3600_000,
-          liveWindowMs: 5000,
           liveShare: 0.25,
           segmentBytes: 256 * 1024,
           groupCommitMs: 0,

@@ -10,7 +10,7 @@ import { type OutboxTestLimits, outboxContract } from './outbox-abstract.js';
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 function limits(l: OutboxTestLimits) {
-  return { maxBytes: 1 << 24, maxAgeMs: 7 * 24 * 3600_000, liveWindowMs: 5000, liveShare: 0.25, ...l };
+  return { maxBytes: 1 << 24, maxAgeMs: 7 * 24 * 3600_000, liveShare: 0.25, ...l };
 }
 
 outboxContract('MemoryOutbox', async (l) => {

@@ -12,13 +12,11 @@ export interface OutboxLimits {
   maxBytes: number;
   /** Items older than this are dropped (counted per class). */
   maxAgeMs: number;
-  /** Items appended within this window count as live traffic for `lease` (see queue.ts). */
-  liveWindowMs: number;
-  /** Share of each lease batch reserved for live items (0..1). */
+  /** Share of each lease batch taken from the newest waiting items of the class (see queue.ts). */
   liveShare: number;
   /** Wall clock (item `at`, age bound); injectable for tests. */
   now?: () => number;
-  /** Monotonic clock (live window); injectable for tests. */
+  /** Monotonic clock (rate limit of warnings); injectable for tests. */
   mono?: () => number;
 }
 
@@ -66,10 +64,9 @@ export abstract class OutboxBase<E extends Entry> implements Outbox {
     protected readonly limits: OutboxLimits,
     protected readonly log: Logger,
   ) {
-    this.index = new PriorityIndex<E>({ liveWindowMs: limits.liveWindowMs, liveShare: limits.liveShare });
+    this.index = new PriorityIndex<E>({ liveShare: limits.liveShare });
     this.now = limits.now ?? Date.now;
-    // Whole ms: small integers stay unboxed in the index entries.
-    this.mono = limits.mono ?? (() => Math.floor(performance.now()));
+    this.mono = limits.mono ?? (() => performance.now());
   }
 
   abstract open(): Promise<void>;
@@ -82,7 +79,7 @@ export abstract class OutboxBase<E extends Entry> implements Outbox {
 
   lease(maxItems: number, maxBytes: number, types?: ItemType): OutboxItem[] {
     this.expire();
-    const entries = this.index.lease(maxItems, maxBytes, types, this.mono());
+    const entries = this.index.lease(maxItems, maxBytes, types);
     return entries.length === 0 ? [] : this.load(entries);
   }
 

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { OutboxBase, type OutboxLimits } from './base.js';
 import type { NewItem, OutboxItem } from './contract.js';
 import { HEADER, MAX_PAYLOAD, SEGMENT_MAGIC, decodeAcks, encodeAcks, frameCrc, scanSegment, writeFrame } from './format.js';
-import { BACKLOG_MONO, type Entry, FRAME_OVERHEAD, WAITING } from './queue.js';
+import { type Entry, FRAME_OVERHEAD, WAITING } from './queue.js';
 
 export interface FileOutboxOptions extends OutboxLimits {
   dir: string;
@@ -131,14 +131,13 @@ export class FileOutbox extends OutboxBase<FileEntry> {
     for (const it of items) total += FRAME_OVERHEAD + it.data.byteLength;
     const buf = Buffer.allocUnsafe(total);
     const at = this.now();
-    const mono = this.mono();
     const entries: FileEntry[] = [];
     let off = 0;
     for (const it of items) {
       const id = this.nextId++;
       writeFrame(buf, off, id, at, it.cls, it.type, it.data);
       // seg and off are set when the flush places the frame.
-      entries.push({ id, cls: it.cls, type: it.type, at, size: it.data.byteLength, mono, state: WAITING, seg: undefined as never, off });
+      entries.push({ id, cls: it.cls, type: it.type, at, size: it.data.byteLength, state: WAITING, seg: undefined as never, off });
       off += FRAME_OVERHEAD + it.data.byteLength;
     }
     return new Promise<void>((resolve, reject) => {
@@ -399,7 +398,7 @@ export class FileOutbox extends OutboxBase<FileEntry> {
       this.nextId = f.id + 1;
       const o = f.id - firstId;
       if (released !== undefined && o < released.length && released[o] === 1) return;
-      this.index.add({ id: f.id, cls: f.cls, type: f.type, at: f.at, size: f.size, mono: BACKLOG_MONO, state: WAITING, seg, off: f.off });
+      this.index.add({ id: f.id, cls: f.cls, type: f.type, at: f.at, size: f.size, state: WAITING, seg, off: f.off });
       seg.live++;
     });
     seg.size = Math.max(scan.goodEnd, HEADER);

@@ -52,17 +52,11 @@ export const OutboxSection = Type.Object(
       maximum: 60_000,
       description: 'Releases are written at once and fsynced lazily within this window (a re-send after power loss is harmless)',
     }),
-    liveWindowMs: Type.Integer({
-      default: 5000,
-      minimum: 0,
-      maximum: 600_000,
-      description: 'Items appended within this window are live traffic: they ride along with backlog batches',
-    }),
     liveShare: Type.Number({
       default: 0.25,
       minimum: 0,
       maximum: 1,
-      description: 'Share of every lease batch that live items may take before the backlog (oldest first) fills the rest',
+      description: 'Share of every lease batch taken from the newest waiting items of the class; the oldest fill the rest (a backlog drains from both ends, live traffic is not starved)',
     }),
   },
   { additionalProperties: false, description: 'Durable edge outbox between acceptance and the uplink' },
@@ -75,7 +69,6 @@ export function createOutbox(config: OutboxConfig, logger: Logger): Outbox {
   const limits = {
     maxBytes: config.maxBytes,
     maxAgeMs: config.maxAgeMs,
-    liveWindowMs: config.liveWindowMs,
     liveShare: config.liveShare,
   };
   if (config.kind === 'memory') return new MemoryOutbox(limits, log);

@@ -28,7 +28,6 @@ export class MemoryOutbox extends OutboxBase<MemEntry> {
     if (items.length === 0) return;
     const reserved = this.admit(items);
     const at = this.now();
-    const mono = this.mono();
     for (const it of items) {
       this.index.add({
         id: this.nextId++,
@@ -36,7 +35,6 @@ export class MemoryOutbox extends OutboxBase<MemEntry> {
         type: it.type,
         at,
         size: it.data.byteLength,
-        mono,
         state: WAITING,
         // A copy: the caller may reuse its buffer once append resolved.
         data: it.data.slice(),

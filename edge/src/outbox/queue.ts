@@ -12,12 +12,6 @@ export const RETURNED = 2;
 export const GONE = 3;
 type State = typeof WAITING | typeof IN_FLIGHT | typeof RETURNED | typeof GONE;
 
-/**
- * `mono` of items found on open: below any live window. A small integer, not -Infinity, so V8 keeps the field
- * unboxed (a day of backlog is a million entries).
- */
-export const BACKLOG_MONO = -(2 ** 30);
-
 /** Bytes an item counts against `maxBytes` besides its payload: the on-disk frame header (file.ts). */
 export const FRAME_OVERHEAD = 28;
 
@@ -28,24 +22,21 @@ export interface Entry {
   at: number;
   /** Payload bytes. */
   size: number;
-  /** Monotonic ms (an integer) of the append in this process; BACKLOG_MONO for items found on open. */
-  mono: number;
   state: State;
 }
 
 export interface LeasePolicy {
-  /** Items appended within this many ms count as live traffic. */
-  liveWindowMs: number;
-  /** Up to this share of every lease batch is filled with live items before the backlog (0..1). */
+  /** Up to this share of every lease batch is filled with the newest waiting items of the class (0..1). */
   liveShare: number;
 }
 
-/** One class and type: ids ascending in `items` (head pointer, lazy skipping), requeued ones in `returned`. */
+/**
+ * One class and type: ids ascending in `items` (head pointer at the oldest, lazy skipping of entries no longer
+ * waiting; the newest are popped off the end), requeued ones in `returned`.
+ */
 class Lane<E extends Entry> {
   items: E[] = [];
   head = 0;
-  /** Where the scan for live items resumes (an index into `items`). */
-  liveCursor = 0;
   /** Requeued entries, ids ascending. */
   returned: E[] = [];
   waiting = 0;
@@ -85,33 +76,22 @@ class Lane<E extends Entry> {
     this.waiting++;
   }
 
-  /** Live items (appended at or after `since`), oldest first, up to `max`; `accept` says if one more fits. */
-  takeLive(since: number, max: number, out: E[], accept: (e: E) => boolean): void {
-    if (max <= 0 || this.waiting === 0) return;
+  /** The newest waiting entries (never leased or requeued), newest first, up to `max`; `accept` says if one more fits. */
+  takeNewest(max: number, out: E[], accept: (e: E) => boolean): void {
     const items = this.items;
-    let lo = Math.max(this.head, this.liveCursor);
-    let hi = items.length;
-    // The first entry appended at or after `since` (mono ascends with the index).
-    if (lo < hi && items[lo]!.mono < since) {
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (items[mid]!.mono < since) lo = mid + 1;
-        else hi = mid;
-      }
-    }
-    // Entries before the cursor are taken, gone or older than any later `since` (an entry never becomes WAITING
-    // again, and `since` only grows), so the next scan resumes there.
-    let taken = 0;
-    for (let i = lo; i < items.length && taken < max; i++) {
-      const e = items[i]!;
-      if (e.state === WAITING) {
-        if (!accept(e)) break;
-        e.state = IN_FLIGHT;
-        this.waiting--;
-        out.push(e);
-        taken++;
-      }
-      this.liveCursor = i + 1;
+    const r = this.returned;
+    for (let taken = 0; taken < max && this.waiting > 0; taken++) {
+      // Entries at the end that are no longer waiting are in flight, requeued (in `returned`) or gone: drop them.
+      while (items.length > this.head && items[items.length - 1]!.state !== WAITING) items.pop();
+      const a = items.length > this.head ? items[items.length - 1] : undefined;
+      const b = r[r.length - 1];
+      const e = a === undefined ? b : b === undefined || a.id > b.id ? a : b;
+      if (e === undefined || !accept(e)) return;
+      if (e === a) items.pop();
+      else r.pop();
+      e.state = IN_FLIGHT;
+      this.waiting--;
+      out.push(e);
     }
   }
 
@@ -120,7 +100,6 @@ class Lane<E extends Entry> {
     while (this.head < items.length && items[this.head]!.state !== WAITING) this.head++;
     if (this.head > 4096 && this.head * 2 > items.length) {
       this.items = items.slice(this.head);
-      this.liveCursor = Math.max(0, this.liveCursor - this.head);
       this.head = 0;
     }
   }
@@ -239,32 +218,44 @@ export class PriorityIndex<E extends Entry> {
 
   /**
    * The next batch: class 0 first, then 1, then 2 (strict). Within a class, the batch first takes that class's
-   * live items (appended within `liveWindowMs`, oldest first), up to `liveShare` of `maxItems` over the whole
-   * batch, then the class's backlog oldest first. With no backlog this is plain oldest-first; with a day of
-   * backlog, live traffic still leaves with the next batch instead of after the whole backlog.
+   * newest waiting items, up to `liveShare` of `maxItems` over the whole batch, then its oldest. So a backlog
+   * drains from both ends: live traffic leaves with the next batch of its class instead of after a day of
+   * backlog, and the backlog still gets most of every batch. When a class has no more waiting items than fit,
+   * the batch holds the same items as plain oldest-first.
    */
-  lease(maxItems: number, maxBytes: number, type: ItemType | undefined, nowMono: number): E[] {
+  lease(maxItems: number, maxBytes: number, type: ItemType | undefined): E[] {
     const out: E[] = [];
     if (maxItems <= 0) return out;
     let bytes = 0;
-    const fits = (e: E): boolean => out.length === 0 || bytes + e.size <= maxBytes;
-    const accept = (e: E): boolean => {
-      if (!fits(e)) return false;
+    const take = (e: E): void => {
       bytes += e.size;
       this.inFlightBytes[e.cls] += e.size + FRAME_OVERHEAD;
+    };
+    const accept = (e: E): boolean => {
+      if (out.length > 0 && bytes + e.size > maxBytes) return false;
+      take(e);
+      return true;
+    };
+    // The newest share is bounded in bytes as well (no first-item exception), so a few big new items never
+    // take the batch from the backlog.
+    const shareBytes = Math.floor(maxBytes * this.policy.liveShare);
+    let newestBytes = 0;
+    const acceptNewest = (e: E): boolean => {
+      if (newestBytes + e.size > shareBytes || bytes + e.size > maxBytes) return false;
+      newestBytes += e.size;
+      take(e);
       return true;
     };
     const typeIdx = type === undefined ? undefined : TYPES.indexOf(type);
-    // Class by class (strict priority): first this class's live items, up to the live quota, then its backlog.
+    // Class by class (strict priority): first this class's newest, up to the live quota, then its oldest.
     let liveLeft = Math.floor(maxItems * this.policy.liveShare);
-    const since = nowMono - this.policy.liveWindowMs;
     let full = false;
     for (let c = 0; c < 3 && !full && out.length < maxItems; c++) {
       const lanes = this.lanes[c]!;
       for (let t = 0; t < lanes.length && liveLeft > 0; t++) {
         if (typeIdx !== undefined && t !== typeIdx) continue;
         const before = out.length;
-        lanes[t]!.takeLive(since, Math.min(liveLeft, maxItems - out.length), out, accept);
+        lanes[t]!.takeNewest(Math.min(liveLeft, maxItems - out.length), out, acceptNewest);
         liveLeft -= out.length - before;
       }
       while (out.length < maxItems) {
