@@ -103,6 +103,19 @@ describe('RTSP camera simulator', () => {
     expect(cam.stats().running).toBe(true);
   });
 
+  it('restarts a killed encoder, and a reader connected through it keeps getting frames', async () => {
+    const before = cam.stats().encoder;
+    expect(before.pid).toBeGreaterThan(0);
+    const reader = readFrames(cam.url, 8, 40_000);
+    await new Promise((res) => setTimeout(res, 1_500));
+    process.kill(before.pid!, 'SIGKILL');
+    const r = await reader;
+    expect(r.out.length).toBe(8 * FRAME);
+    const after = cam.stats().encoder;
+    expect(after.restarts).toBe(before.restarts + 1);
+    expect(after.pid).not.toBe(before.pid);
+  });
+
   it('refuses a UDP transport and an unknown path with RTSP status codes, and keeps serving', async () => {
     const net = await import('node:net');
     const ask = (req: string) =>

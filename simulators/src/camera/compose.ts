@@ -67,13 +67,17 @@ export function backgroundSvg(spec: BackgroundSpec, width: number, height: numbe
 /** Scales the gradient so it spans 0..1 across the frame diagonal. */
 const FALLOFF_SCALE = Math.SQRT1_2;
 
-/** Per-channel light factor at a pixel. */
-export function lightFactor(l: LightingSpec, x: number, y: number, width: number, height: number): number {
+/** The light factor at a pixel, as a function with the direction's sine and cosine worked out once. */
+export function lightField(l: LightingSpec, width: number, height: number): (x: number, y: number) => number {
   const a = (l.angleDeg * Math.PI) / 180;
-  const u = ((x / width - 0.5) * Math.cos(a) + (y / height - 0.5) * Math.sin(a)) * FALLOFF_SCALE + 0.5;
-  const dx = x / width - 0.5;
-  const dy = y / height - 0.5;
-  return l.gain * (1 - l.strength * u) * (1 - l.vignette * (dx * dx + dy * dy) * 2);
+  const ca = Math.cos(a);
+  const sa = Math.sin(a);
+  return (x, y) => {
+    const u = ((x / width - 0.5) * ca + (y / height - 0.5) * sa) * FALLOFF_SCALE + 0.5;
+    const dx = x / width - 0.5;
+    const dy = y / height - 0.5;
+    return l.gain * (1 - l.strength * u) * (1 - l.vignette * (dx * dx + dy * dy) * 2);
+  };
 }
 
 export interface Background {
@@ -90,9 +94,10 @@ export async function renderBackground(spec: BackgroundSpec, width: number, heig
   addStains(rgb, width, height, spec.seed);
   addGrain(rgb, width, height, spec.seed);
   const t = spec.lighting.tint;
+  const light = lightField(spec.lighting, width, height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const f = lightFactor(spec.lighting, x, y, width, height);
+      const f = light(x, y);
       const p = (y * width + x) * 3;
       rgb[p] = clamp255((rgb[p] as number) * f * t[0]);
       rgb[p + 1] = clamp255((rgb[p + 1] as number) * f * t[1]);
@@ -127,6 +132,7 @@ export function composite(bg: Background, placements: readonly Placement[], out?
   const frame = out && out.length === bg.rgb.length ? out : Buffer.allocUnsafe(bg.rgb.length);
   bg.rgb.copy(frame);
   const t = bg.spec.lighting.tint;
+  const light = lightField(bg.spec.lighting, width, height);
   for (const p of placements) {
     if (p.opacity <= 0) continue;
     const s = p.sprite;
@@ -141,7 +147,7 @@ export function composite(bg: Background, placements: readonly Placement[], out?
         const sp = (y * s.width + x) * 4;
         const a = ((s.rgba[sp + 3] as number) / 255) * p.opacity;
         if (a <= 0) continue;
-        const f = lightFactor(bg.spec.lighting, fx, fy, width, height);
+        const f = light(fx, fy);
         const fp = (fy * width + fx) * 3;
         for (let c = 0; c < 3; c++) {
           const lit = (s.rgba[sp + c] as number) * f * (t[c] as number);

@@ -55,6 +55,11 @@ export class H264Encoder {
 
   constructor(private readonly opts: EncoderOptions) {}
 
+  /** The running ffmpeg's pid (for health reporting and fault injection). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   start(): void {
     this.stopping = false;
     this.spawnChild();

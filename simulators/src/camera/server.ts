@@ -39,7 +39,7 @@ export interface CameraServer {
   groundTruthAt(tMs: number): GroundTruthItem[];
   /** Scene time now. */
   now(): number;
-  stats(): RtspStats & { encoder: H264Encoder['stats']; framesRendered: number; running: boolean };
+  stats(): RtspStats & { encoder: H264Encoder['stats'] & { pid?: number }; framesRendered: number; running: boolean };
   stop(): Promise<void>;
   /** Stops (if running) and serves again on the same port. */
   restart(): Promise<void>;
@@ -150,7 +150,7 @@ export async function startCameraServer(opts: CameraServerOptions = {}): Promise
     now: sceneNow,
     stats: () => ({
       ...(rtsp?.getStats() ?? { readers: 0, playing: 0, framesSent: 0, framesDropped: 0, badRequests: 0 }),
-      encoder: { ...(encoder?.stats ?? { framesIn: 0, framesOut: 0, framesDropped: 0, restarts: 0 }) },
+      encoder: { ...(encoder?.stats ?? { framesIn: 0, framesOut: 0, framesDropped: 0, restarts: 0 }), ...(encoder?.pid ? { pid: encoder.pid } : {}) },
       framesRendered,
       running,
     }),
