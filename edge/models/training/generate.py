@@ -862,6 +862,15 @@ def render_scene(seed, W, H, s, n_items=None, min_len=10.0, max_len=80.0):
         if cls == 3:
             L *= 1.15  # bags are a bit bigger
         rgb, a = litter_patch(rng, cls, L * SS)
+        if rng.random() < 0.3:  # outline stroke (vector-art style), dark or light
+            edge = np.clip(2.5 * (a - blur_f(a, rng.uniform(0.6, 1.5) * SS)), 0, 1)
+            ec = np.float32(rng.choice([0.1, 0.25, 0.9]))
+            rgb = rgb * (1 - edge[..., None]) + ec * edge[..., None]
+            a = np.maximum(a, edge * (a > 0.01))
+        elif rng.random() < 0.2:  # flat, vector-art style fill: less internal shading
+            mean = (rgb * a[..., None]).sum((0, 1)) / max(a.sum(), 1e-6)
+            k = rng.uniform(0.3, 0.8)
+            rgb = rgb * (1 - k) + mean * k
         rgbp, al = transform_patch(rgb, a, rng.uniform(0, 360), 1.0 / SS)
         h, w = al.shape
         if w >= W - 4 or h >= H - 4:

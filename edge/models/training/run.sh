@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-/usr/bin/python3}
 SEED=${SEED:-1234}
-ITERS=${ITERS:-1000}
-CACHE_N=${CACHE_N:-4000}
+ITERS=${ITERS:-3000}
+CACHE_N=${CACHE_N:-1250}
 WORK=${WORK:-/tmp/litter_train}
 if ! "$PY" -c "import torch, onnx, numpy, PIL" 2>/dev/null; then
   echo "missing python packages: apt-get install -y python3-torch python3-onnx python3-numpy python3-pil" >&2
