@@ -291,10 +291,14 @@ export class FileOutbox extends OutboxBase<FileEntry> {
       }
       this.options.faults?.beforeWrite?.(total);
       const base = seg.size;
-      await seg.fh.writev(
+      const { bytesWritten } = await seg.fh.writev(
         batch.map((p) => p.buf),
         base,
       );
+      // libuv retries short writes until one fails; a short count left is the disk filling up mid-write.
+      if (bytesWritten !== total) {
+        throw Object.assign(new Error(`short write: ${bytesWritten} of ${total} B`), { code: 'ENOSPC' });
+      }
       if (this.options.fsync === 'data') await seg.fh.datasync();
       else if (this.options.fsync === 'full') await seg.fh.sync();
       seg.size += total;
