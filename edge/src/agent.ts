@@ -72,7 +72,7 @@ export async function startAgent(config: EdgeConfig, logger: Logger, opts: Agent
   const bins = new BinService({ config: config.bins, sink, stamper, logger: svcLog, gatewayId: gw });
   const parking = new ParkingService({ config: config.parking, sink, stamper, logger: svcLog, gatewayId: gw });
   const gates = new GateService({ config: config.gates, sink, stamper, logger: svcLog, relay, dataDir: config.gateway.dataDir, gatewayId: gw });
-  const services: SiteServices = { scan: bins, parking, pass: gates };
+  const services: SiteServices = { scan: bins, parking, pass: gates, alarm: (zone, active) => gates.fireAlarm(zone, active) };
   const cameras = new CameraService({
     config: config.cameras,
     gatewayId: gw,

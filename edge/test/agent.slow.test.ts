@@ -86,9 +86,44 @@ describe('gateway agent', () => {
     const m = await (await fetch(`${base}/metrics`)).text();
     expect(m).toContain('hutong_outbox_depth{gateway="gw-a",class="0"}');
     expect(m).toContain('hutong_uplink_connected{gateway="gw-a"} 1');
-    expect(m).toMatch(/hutong_edge_counter\{gateway="gw-a",part="serial:sc-3",name="open_attempts"\} [1-9]/);
+    expect(m).toMatch(/hutong_part_stat\{gateway="gw-a",part="serial:sc-3",name="open_attempts"\} [1-9]/);
     const h = (await (await fetch(`${base}/health`)).json()) as { status: string; uplink: boolean; clockSynced: boolean };
     expect(h).toMatchObject({ status: 'ok', uplink: true, clockSynced: true });
+  });
+});
+
+describe('gateway agent downlink and alarms', () => {
+  it('applies a revocation list from the cloud to the gate service', async () => {
+    const msg = { v: 2, from: 0, to: 1, full: true, add: ['pass-1'], remove: [] };
+    await cloud.sub!.publishAsync('hutong/gw/gw-a/down/revocations', JSON.stringify(msg), { qos: 1 });
+    await until(() => (agent.sources.counters().gates?.revocation_applied ?? 0) === 1);
+    expect(agent.sources.counters().gates?.revocations_size).toBe(1);
+  });
+
+  it('takes a fire alarm message and refuses a malformed one', async () => {
+    const panel = await connectAsync(`mqtt://127.0.0.1:${agent.siteBroker!.port}`, { clientId: 'panel', protocolVersion: 4 });
+    await panel.publishAsync('site/alarm/z1', JSON.stringify({ active: true }), { qos: 1 });
+    await panel.publishAsync('site/alarm/z1', JSON.stringify({ on: 1 }), { qos: 1 });
+    await panel.endAsync();
+    const c = agent.sources.counters()['mqtt-site']!;
+    expect(c.alarms_active).toBe(1);
+    expect(c.rejected_e_schema).toBe(1);
+  });
+
+  it('serves /metrics that promtool accepts', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${agent.http!.port}/metrics`)).text();
+    const p = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => {
+      out += d.toString();
+    });
+    p.stderr.on('data', (d) => {
+      out += d.toString();
+    });
+    p.stdin.end(text);
+    const code = await new Promise<number | null>((r) => p.on('exit', r));
+    // promtool exits non-zero for parse errors and for lint problems (naming); both are printed
+    expect({ code, out }).toEqual({ code: 0, out: '' });
   });
 });
 

@@ -97,7 +97,7 @@ describe('gateway stats', () => {
     ]);
     expect(text).toContain('hutong_outbox_depth{gateway="gw-1",class="2"} 3');
     expect(text).toContain('hutong_outbox_dropped_total{gateway="gw-1",class="2"} 7');
-    expect(text).toContain('hutong_edge_counter{gateway="gw-1",part="tcp:sc-1",name="rejected_e_device_line"} 1');
+    expect(text).toContain('hutong_part_stat{gateway="gw-1",part="tcp:sc-1",name="rejected_e_device_line"} 1');
     expect(text).toContain('hutong_device_up{gateway="gw-1",device="p-1",kind="parking"} 1');
     const types = text.split('\n').filter((l) => l.startsWith('# TYPE'));
     expect(new Set(types).size).toBe(types.length);

@@ -91,3 +91,8 @@ export function parsePassLine(line: string): PassRequest | null {
 export function formatPassAnswer(a: PassAnswer): string {
   return `${a.result.toUpperCase()} ${a.reason}`;
 }
+
+/** `site/alarm/{zone}`: a fire alarm panel reports its zone active or clear; gates of that zone release. */
+export const AlarmMessage = Type.Object({ active: Type.Boolean() }, { additionalProperties: false });
+export type AlarmMessage = Static<typeof AlarmMessage>;
+export const alarmMessage = compile(AlarmMessage);

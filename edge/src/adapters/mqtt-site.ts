@@ -1,4 +1,5 @@
 import {
+  alarmMessage,
   type ErrorCode,
   HutongError,
   Limits,
@@ -47,12 +48,7 @@ export class MqttSiteAdapter implements Adapter {
     const t = parseSiteTopic(topic);
     if (!t) return this.refuse('E_TOPIC', { clientId, topic });
     this.c.inc('messages');
-    if (t.kind === 'alarm') {
-      // Alarm panels are not served yet: counted and logged, not stored.
-      this.c.inc('alarms_ignored');
-      this.opts.logger.info({ zone: t.zone }, 'site alarm message ignored');
-      return;
-    }
+    if (t.kind === 'alarm') return this.alarm(t.zone, payload);
     const kind = t.kind === 'scan' ? 'scanner' : t.kind === 'pass' ? 'reader' : 'parking';
     const answer = (code: ErrorCode, reqCode = '') => {
       if (t.kind === 'scan') return this.answerScan(t.device, { code: reqCode, result: 'rejected', reason: code });
@@ -110,6 +106,24 @@ export class MqttSiteAdapter implements Adapter {
     this.c.inc(`pass_${a.result}`);
     return this.answerPass(t.device, a);
   };
+
+  /** A fire alarm panel: `{"active": bool}`; stored (gate releases are recorded) before the PUBACK. */
+  private async alarm(zone: string, payload: Buffer): Promise<void> {
+    if (payload.length > Limits.sitePayloadBytes) return this.refuse('E_OVERSIZED', { zone, bytes: payload.length });
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return this.refuse('E_MALFORMED', { zone });
+    }
+    if (!alarmMessage.check(body)) return this.refuse('E_SCHEMA', { zone, issues: alarmMessage.issues(body, 3) });
+    const handler = this.opts.services.alarm;
+    if (!handler) return this.refuse('E_UNKNOWN_DEVICE', { zone, why: 'no alarm handler' });
+    const active = body.active;
+    await this.call(() => handler(zone, active));
+    this.c.inc(active ? 'alarms_active' : 'alarms_clear');
+    this.opts.logger.warn({ zone, active }, 'fire alarm zone changed');
+  }
 
   /** Runs a service call; on failure (records not durable) tells the device and rethrows so no PUBACK goes out. */
   private async call<T>(fn: () => Promise<T>, tell?: () => Promise<void>): Promise<T> {

@@ -6,6 +6,8 @@ export interface SiteServices {
   scan?: DeviceService<ScanRequest, ScanAnswer>;
   parking?: DeviceService<ParkingReading, void>;
   pass?: DeviceService<PassRequest, PassAnswer>;
+  /** A fire alarm zone went active or clear (site/alarm/{zone}); resolves once its records are durable. */
+  alarm?: (zone: string, active: boolean) => Promise<void>;
 }
 
 /** Called for every well-formed message from a registered device (health's last-seen). */

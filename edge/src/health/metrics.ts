@@ -3,7 +3,7 @@ import type { ProcessSample, StatsSources } from './stats.js';
 
 /**
  * The Prometheus text exposition (format 0.0.4) of the gateway: outbox, uplink, clock, devices, process and
- * every part's counters as `hutong_edge_counter{part,name}`.
+ * every part's counters as `hutong_part_stat{part,name}`.
  */
 const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
@@ -25,7 +25,7 @@ export function renderMetrics(gw: string, s: StatsSources, p: ProcessSample, dev
   metric('hutong_uplink_connected', 'gauge', '1 when connected to the cloud broker', [['', s.uplinkConnected() ? 1 : 0]]);
   const off = s.clockOffsetMs();
   metric('hutong_clock_synced', 'gauge', '1 once the clock offset to the cloud is known', [['', off === undefined ? 0 : 1]]);
-  if (off !== undefined) metric('hutong_clock_offset_ms', 'gauge', 'cloud clock minus gateway clock', [['', off]]);
+  if (off !== undefined) metric('hutong_clock_offset_seconds', 'gauge', 'cloud clock minus gateway clock', [['', off / 1000]]);
   metric(
     'hutong_device_up',
     'gauge',
@@ -45,6 +45,6 @@ export function renderMetrics(gw: string, s: StatsSources, p: ProcessSample, dev
   for (const [part, c] of Object.entries(s.counters())) {
     for (const [name, v] of Object.entries(c)) rows.push([`part="${esc(part)}",name="${esc(name)}"`, v]);
   }
-  metric('hutong_edge_counter', 'gauge', 'counters of the gateway parts (adapters, uplink, services)', rows);
+  metric('hutong_part_stat', 'gauge', 'counters of the gateway parts (adapters, uplink, services)', rows);
   return `${out.join('\n')}\n`;
 }
