@@ -1,4 +1,5 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { downlinkTopic, PROTOCOL_VERSION, parseTopic } from '@hutong/protocols';
 import { Aedes } from 'aedes';
 import { connectAsync, type MqttClient } from 'mqtt';
@@ -23,19 +24,40 @@ export class TestCloud {
   autoAck = false;
   private waiters: { n: number; resolve: () => void }[] = [];
   private readonly sockets = new Set<Socket>();
+  refusedLogins = 0;
+
+  /** `tls`: serve MQTT over TLS with this key/cert; `logins`: username → password the broker accepts. */
+  constructor(private readonly opts: { tls?: { key: string; cert: string; ca: string }; logins?: Record<string, string> } = {}) {}
 
   async start(port = 0): Promise<void> {
-    this.broker = await Aedes.createBroker();
+    const logins = this.opts.logins;
+    this.broker = await Aedes.createBroker({
+      authenticate: (_client, username, password, done) => {
+        if (!logins || username === 'cloud') return done(null, true);
+        const ok = username !== undefined && logins[username] !== undefined && password?.toString() === logins[username];
+        if (!ok) this.refusedLogins++;
+        done(ok ? null : Object.assign(new Error('bad login'), { returnCode: 4 as const }), ok);
+      },
+    });
     const b = this.broker;
-    this.server = createServer((s) => {
+    const onConn = (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
       s.on('error', () => {});
       b.handle(s);
-    });
+    };
+    const tls = this.opts.tls;
+    this.server = tls ? createTlsServer({ key: tls.key, cert: tls.cert }, onConn) : createServer(onConn);
+    this.server.on('tlsClientError', () => {});
     await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', () => r()));
     this.port = (this.server.address() as AddressInfo).port;
-    this.sub = await connectAsync(`mqtt://127.0.0.1:${this.port}`, { clientId: 'cloud', reconnectPeriod: 0, protocolVersion: 4 });
+    this.sub = await connectAsync(`${tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${this.port}`, {
+      clientId: 'cloud',
+      username: 'cloud',
+      reconnectPeriod: 0,
+      protocolVersion: 4,
+      ...(tls ? { ca: tls.ca } : {}),
+    });
     await this.sub.subscribeAsync(['hutong/gw/+/up/#', 'hutong/gw/+/status'], { qos: 1 });
     this.sub.on('message', (topic, payload) => this.onMessage(topic, payload));
   }
