@@ -144,6 +144,7 @@ export async function startCloud(cfg: CloudConfig, logger: Logger, so: StartOpti
         downlink: () => (downlink.connected ? 'up' : 'down'),
       },
       counters: { broker: () => broker.counters(), ingest: () => ingest.counters() },
+      credentialsSynced: broker.whenSynced ? () => broker.whenSynced?.() ?? Promise.resolve() : undefined,
       attemptsPerMinute: cfg.api.attemptsPerMinute,
       trustProxy: cfg.api.trustProxy,
       now: so.now,

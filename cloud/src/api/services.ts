@@ -17,6 +17,8 @@ export interface ApiServices {
   /** The mqtts:// URL and CA certificate handed to a gateway at enrolment. */
   mqtt: { url: string; caPem: string };
   checks: Record<string, Check>;
+  /** Waits until the broker applies credential changes (Mosquitto reloads its password file). */
+  credentialsSynced?: () => Promise<void>;
   counters: Record<string, () => Record<string, number>>;
   /** Validity of new enrolment codes when the request does not say (minutes). */
   enrolLimiter: RateLimiter;
@@ -43,6 +45,7 @@ export const servicesPlugin = fp(
       telemetry: o.telemetry,
       mqtt: o.mqtt,
       checks: o.checks,
+      credentialsSynced: o.credentialsSynced,
       counters: o.counters,
       enrolLimiter: new RateLimiter(per, 60_000, o.now),
       loginLimiter: new RateLimiter(per, 60_000, o.now),

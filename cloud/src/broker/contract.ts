@@ -20,6 +20,8 @@ export interface CloudBroker {
   /** Credentials of a service account (random per start). */
   service(name: ServiceName): ServiceCredential;
   counters(): Record<string, number>;
+  /** Resolves once credential changes so far are in force at the broker (external brokers reload files). */
+  whenSynced?(): Promise<void>;
   state(): 'up' | 'down';
 }
 

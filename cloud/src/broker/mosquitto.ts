@@ -3,11 +3,15 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { connect as netConnect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { HutongError, Limits } from '@hutong/protocols';
+import mqtt from 'mqtt';
 import type { Logger } from 'pino';
 import type { GatewayRegistry } from '../registry/index.js';
 import { mosquittoHash, randomSecret } from '../registry/index.js';
 import type { CloudTls } from '../tls/index.js';
 import { type CloudBroker, SERVICE_NAMES, type ServiceCredential, type ServiceName, serviceUsername } from './contract.js';
+
+/** The reload-probe account: in the password file, absent from the ACL (no topic rights). */
+const SYNC_USER = '_svc.sync';
 
 export interface MosquittoBrokerOptions {
   tls: CloudTls;
@@ -135,15 +139,43 @@ export class MosquittoBroker implements CloudBroker {
     return this.syncing;
   }
 
+  /**
+   * Rewrites the password file and signals Mosquitto. SIGHUP is applied asynchronously, so every reload also
+   * rotates the secret of a probe account (no ACL rights at all) and waits until that new secret is accepted:
+   * then the reload is in force, and a just-enrolled gateway can connect at once.
+   */
   private async reloadPasswords(): Promise<void> {
-    await this.writePasswords();
-    if (this.child && this.child.exitCode === null) this.child.kill('SIGHUP');
+    const probe = randomSecret();
+    await this.writePasswords(probe);
+    if (!this.child || this.child.exitCode !== null) return;
+    this.child.kill('SIGHUP');
     this.bump('reload');
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      try {
+        const c = await mqtt.connectAsync(this._url, {
+          username: SYNC_USER,
+          password: probe,
+          ca: this.o.tls.caPem,
+          clientId: `_sync-${probe.slice(0, 8)}`,
+          protocolVersion: 4,
+          reconnectPeriod: 0,
+          connectTimeout: 2000,
+        });
+        await c.endAsync(true);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    this.log.warn('mosquitto did not confirm the password reload within 10 s');
   }
 
-  private async writePasswords(): Promise<void> {
+  private async writePasswords(probe = randomSecret()): Promise<void> {
     const lines = await this.o.gateways.brokerPasswordLines();
     for (const [u, secret] of this.secrets) lines.push(`${u}:${mosquittoHash(secret)}`);
+    // Few iterations on purpose: the probe secret is random, single-use and has no rights.
+    lines.push(`${SYNC_USER}:${mosquittoHash(probe, 1000)}`);
     await atomicWrite(this.paths().passwd, `${lines.join('\n')}\n`);
   }
 

@@ -14,6 +14,8 @@ export async function enrolRoutes(app: FastifyInstance): Promise<void> {
     async (req) => {
       if (!app.hutong.enrolLimiter.take(req.ip)) throw new HutongError('E_RATE_LIMITED');
       const cred = await app.hutong.registry.gateways.enrol(req.body.gateway, req.body.code);
+      // Answer only once the broker accepts the new secret, so the gateway's first connect succeeds.
+      await app.hutong.credentialsSynced?.();
       return { ...cred, mqttUrl: app.hutong.mqtt.url, caPem: app.hutong.mqtt.caPem };
     },
   );

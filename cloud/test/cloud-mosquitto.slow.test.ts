@@ -1,0 +1,3 @@
+import { cloudSuite } from './cloud-suite.js';
+
+cloudSuite('mosquitto');
