@@ -5,3 +5,4 @@ export * from './devices/scanners.js';
 export * from './profiles/compound.js';
 export * from './profiles/rng.js';
 export * from './faults/index.js';
+export * from './stack/index.js';
