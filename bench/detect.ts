@@ -56,7 +56,12 @@ async function loadFrames(): Promise<Uint8Array[]> {
     }
     await cap.stop();
   }
-  return frames;
+  // As the capture delivers them: in shared memory, so the worker reads them without a copy.
+  return frames.map((f) => {
+    const shared = new Uint8Array(new SharedArrayBuffer(f.length));
+    shared.set(f);
+    return shared;
+  });
 }
 
 /** utime + stime of a process in seconds (Linux /proc). */
