@@ -1,39 +1,44 @@
 /**
  * Serves the synthetic camera: `tsx simulators/src/camera/cli.ts --port 8554 [--fps 2] [--seed 1]
- * [--scenario script.json] [--path cam1] [--truth]`. `--truth` prints the ground truth as JSON lines
+ * [--scenario script.json] [--path cam1] [--sensor-noise 3] [--ffmpeg PATH] [--truth]`. `--truth` prints the ground truth as JSON lines
  * once a second. Stops on SIGINT/SIGTERM.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { isHutongError } from '@hutong/protocols';
 import pino from 'pino';
-import type { Scenario } from './scenario.js';
+import { checkScenario } from './config.js';
 import { startCameraServer } from './server.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       port: { type: 'string', default: '8554' },
-      host: { type: 'string', default: '127.0.0.1' },
-      path: { type: 'string', default: 'cam1' },
-      fps: { type: 'string', default: '2' },
-      seed: { type: 'string', default: '1' },
-      width: { type: 'string', default: '1280' },
-      height: { type: 'string', default: '720' },
+      host: { type: 'string' },
+      path: { type: 'string' },
+      fps: { type: 'string' },
+      seed: { type: 'string' },
+      width: { type: 'string' },
+      height: { type: 'string' },
+      'sensor-noise': { type: 'string' },
+      ffmpeg: { type: 'string' },
       scenario: { type: 'string' },
       truth: { type: 'boolean', default: false },
     },
   });
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
-  const scenario = values.scenario ? (JSON.parse(await readFile(values.scenario, 'utf8')) as Scenario) : undefined;
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const scenario = values.scenario ? checkScenario(JSON.parse(await readFile(values.scenario, 'utf8')), values.scenario) : undefined;
   const cam = await startCameraServer({
-    port: Number(values.port),
+    port: num(values.port),
     host: values.host,
     path: values.path,
-    fps: Number(values.fps),
-    seed: Number(values.seed),
-    width: Number(values.width),
-    height: Number(values.height),
+    fps: num(values.fps),
+    seed: num(values.seed),
+    width: num(values.width),
+    height: num(values.height),
+    sensorNoise: num(values['sensor-noise']),
+    ffmpegPath: values.ffmpeg,
     ...(scenario ? { scenario } : {}),
     logger,
   });
@@ -57,5 +62,5 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   process.stderr.write(`${isHutongError(e) ? e.message : e instanceof Error ? e.stack : String(e)}\n`);
-  process.exit(1);
+  process.exit(isHutongError(e) && e.code === 'E_CONFIG' ? 2 : 1);
 });

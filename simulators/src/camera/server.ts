@@ -6,6 +6,7 @@
  */
 import pino, { type Logger } from 'pino';
 import type { AvcConfig, AvcFrame } from './flv.js';
+import { checkCameraSimConfig, checkScenario } from './config.js';
 import { checkFfmpeg, H264Encoder } from './encoder.js';
 import { RtspServer, type RtspStats } from './rtsp.js';
 import { generateScenario, type Scenario } from './scenario.js';
@@ -24,6 +25,8 @@ export interface CameraServerOptions {
   seed?: number;
   /** Keyframe interval in seconds (a new reader waits at most this long for its first frame). */
   keyframeSeconds?: number;
+  /** Per-frame pixel noise amplitude, like a real sensor's (0 = frames exactly as rendered). */
+  sensorNoise?: number;
   ffmpegPath?: string;
   logger?: Logger;
 }
@@ -47,20 +50,24 @@ export interface CameraServer {
 
 export async function startCameraServer(opts: CameraServerOptions = {}): Promise<CameraServer> {
   const logger = opts.logger ?? pino({ level: 'silent' });
-  const ffmpegPath = opts.ffmpegPath ?? 'ffmpeg';
+  const { scenario: given, logger: _logger, ...rest } = opts;
+  // Options first, then the script, then the binary: every mistake is reported before anything starts.
+  const cfg = checkCameraSimConfig(Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
+  const scenario = given
+    ? checkScenario(given)
+    : generateScenario({ seed: cfg.seed, width: cfg.width, height: cfg.height });
+  const ffmpegPath = cfg.ffmpegPath;
   await checkFfmpeg(ffmpegPath);
-  const fps = opts.fps ?? 2;
-  if (!(fps > 0 && fps <= 30)) throw new RangeError(`fps must be in (0, 30], got ${fps}`);
-  const scenario =
-    opts.scenario ?? generateScenario({ seed: opts.seed ?? 1, width: opts.width ?? 1280, height: opts.height ?? 720 });
+  const fps = cfg.fps;
   const timeline = await SceneTimeline.load(scenario);
-  const host = opts.host ?? '127.0.0.1';
-  const path = opts.path ?? 'cam1';
-  const keyframeEvery = Math.max(1, Math.round(fps * (opts.keyframeSeconds ?? 1)));
+  const host = cfg.host;
+  const path = cfg.path;
+  const keyframeEvery = Math.max(1, Math.round(fps * cfg.keyframeSeconds));
+  const noise = cfg.sensorNoise > 0 ? sensorNoise(cfg.sensorNoise, scenario.seed) : undefined;
   const clockStart = Date.now();
   const sceneNow = () => Date.now() - clockStart;
 
-  let port = opts.port ?? 0;
+  let port = cfg.port;
   let running = false;
   let framesRendered = 0;
   let encoder: H264Encoder | undefined;
@@ -117,7 +124,9 @@ export async function startCameraServer(opts: CameraServerOptions = {}): Promise
     const tick = () => {
       if (!running) return;
       const t = Math.round(next * period);
-      enc.write(timeline.frameAt(t, true), t);
+      const frame = timeline.frameAt(t, true);
+      noise?.(frame);
+      enc.write(frame, t);
       framesRendered++;
       next = Math.max(next + 1, Math.floor(sceneNow() / period));
       timer = setTimeout(tick, Math.max(0, Math.round(next * period) - sceneNow()));
@@ -160,5 +169,21 @@ export async function startCameraServer(opts: CameraServerOptions = {}): Promise
       await up();
       logger.info({ port }, 'camera simulator restarted');
     },
+  };
+}
+
+/** Adds fresh noise to a frame in place, so consecutive frames of a still scene are not identical. */
+function sensorNoise(amplitude: number, seed: number): (frame: Buffer) => void {
+  let x = (seed ^ 0x6a09e667) >>> 0 || 1;
+  return (frame) => {
+    for (let i = 0; i < frame.length; i++) {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      const v = (frame[i] as number) + ((x & 0xff) / 255 - 0.5) * amplitude;
+      frame[i] = Math.max(0, Math.min(255, v));
+    }
   };
 }
