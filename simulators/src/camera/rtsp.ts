@@ -186,7 +186,7 @@ export class RtspServer {
     }
     switch (method) {
       case 'OPTIONS':
-        reply('200 OK', { Public: 'OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER, SET_PARAMETER' });
+        reply('200 OK', { Public: 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER' });
         return reader;
       case 'DESCRIBE':
         this.opts.config().then(
@@ -253,7 +253,7 @@ export class RtspServer {
         socket.end();
         return undefined;
       default:
-        reply('405 Method Not Allowed', { Allow: 'OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER, SET_PARAMETER' });
+        reply('405 Method Not Allowed', { Allow: 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER' });
         return reader;
     }
   }
