@@ -37,11 +37,17 @@ export interface OutboxStats {
 
 export interface Outbox {
   open(): Promise<void>;
-  /** Resolves when every item is durable. Rejects with HutongError E_OUTBOX_FULL only if nothing could make room. */
+  /**
+   * Resolves when every item is durable. Rejects with HutongError E_OUTBOX_FULL only if nothing could make room,
+   * E_OUTBOX_IO if the disk write or sync failed (disk full), E_OVERSIZED for an item over 64 MiB; a refused
+   * append stores none of its items (docs/outbox.md).
+   */
   append(items: NewItem[]): Promise<void>;
   /**
    * Items to send next, highest priority (lowest class number) first, oldest first within a class; never items
    * already in flight. Marks them in flight. Stops at maxItems or before exceeding maxBytes (at least one item).
+   * With a backlog, a share of each batch (`liveShare`) is the class's newest items, so live traffic is not
+   * starved while a day of backlog drains (docs/outbox.md, "Lease order").
    */
   lease(maxItems: number, maxBytes: number, types?: ItemType): OutboxItem[];
   /** The cloud acknowledged these items end to end: they are gone for good (also after a restart). */
