@@ -137,6 +137,10 @@ describe('RTSP camera simulator', () => {
     expect(await ask(`SETUP ${base}/cam1/trackID=0 RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP;unicast;client_port=5000-5001\r\n\r\n`)).toMatch(
       /^RTSP\/1\.0 461/,
     );
+    expect(await ask(`FLY ${base}/cam1 RTSP/1.0\r\nCSeq: 3\r\n\r\n`)).toMatch(/^RTSP\/1\.0 405/);
+    const badBefore = cam.stats().badRequests;
+    expect(await ask('x'.repeat(20_000))).toMatch(/^RTSP\/1\.0 400/);
+    expect(cam.stats().badRequests).toBe(badBefore + 1);
     const ok = await readFrames(cam.url, 1);
     expect(ok.out.length).toBe(FRAME);
   });

@@ -117,7 +117,7 @@ const scenarioValidator = compile(ScenarioSchema);
 /** Options with defaults applied; throws E_CONFIG listing every problem. */
 export function checkCameraSimConfig(input: unknown, source = 'camera simulator options'): CameraSimConfig {
   const r = checkConfig(CameraSimConfig, input);
-  if (!r.ok) throw new HutongError('E_CONFIG', formatConfigIssues(source, r.issues));
+  if (!r.ok) throw new HutongError('E_CONFIG', issuesText(source, r.issues));
   return r.value;
 }
 
@@ -127,7 +127,12 @@ export function checkScenario(input: unknown, source = 'scenario'): Scenario {
     const s = input as Scenario;
     const late = s.items.filter((i) => i.removeMs !== null && i.removeMs <= i.appearMs).map((i) => ({ path: `/items/${i.id}`, message: 'removeMs must be after appearMs' }));
     if (late.length === 0) return s;
-    throw new HutongError('E_CONFIG', formatConfigIssues(source, late));
+    throw new HutongError('E_CONFIG', issuesText(source, late));
   }
-  throw new HutongError('E_CONFIG', formatConfigIssues(source, scenarioValidator.issues(input)));
+  throw new HutongError('E_CONFIG', issuesText(source, scenarioValidator.issues(input)));
+}
+
+/** formatConfigIssues starts with the code, which HutongError adds itself. */
+function issuesText(source: string, issues: Parameters<typeof formatConfigIssues>[1]): string {
+  return formatConfigIssues(source, issues).replace(/^E_CONFIG: /, '');
 }
