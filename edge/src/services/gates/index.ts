@@ -16,7 +16,7 @@ import type { RecordSink, Stamper } from '../../records/sink.js';
 import type { GatesConfig } from './config.js';
 import { nodePassCrypto } from './crypto.js';
 import { type ApplyResult, PersistedIdSet } from './revocations.js';
-import { PassVerifier } from './verifier.js';
+import { type Decision, PassVerifier } from './verifier.js';
 
 export { GatesSection, type GatesConfig } from './config.js';
 export { nodePassCrypto, ed25519PublicKey, ed25519PrivateKey } from './crypto.js';
@@ -111,9 +111,10 @@ export class GateService implements DeviceService<PassRequest, PassAnswer> {
       return { result: 'deny', reason: 'unknown_reader' };
     }
     const { gate } = reader;
-    const dir = req.dir ?? reader.dir;
+    // Adapters validate requests; a direct caller's junk is still only a garbled code, never a throw.
+    const dir = req.dir === 'in' || req.dir === 'out' ? req.dir : reader.dir;
     const now = this.now();
-    const d = this.verifier.decide(req.code, gate, dir, now);
+    const d: Decision = typeof req.code === 'string' ? this.verifier.decide(req.code, gate, dir, now) : { res: 'deny', reason: 'garbled' };
     const ms = Math.round((performance.now() - t0) * 1000) / 1000;
     const rec: GateRecord = { k: 'gate', d: readerId, ts: this.o.stamper.stamp(readerId), gate: gate.id, dir, res: d.res, reason: d.reason, ms };
     if (d.holder) rec.holder = d.holder;
