@@ -126,18 +126,19 @@ export async function startAgent(config: EdgeConfig, logger: Logger, opts: Agent
     uplinkConnected: () => uplink.isConnected,
     clockOffsetMs: () => stamper.offsetMs,
     counters: () => {
-      const c: Record<string, Record<string, number>> = {
-        uplink: uplink.counters(),
+      // Order matters for gwstats (bounded to 64 keys): delivery first, then the devices, then the rest.
+      const c: Record<string, Record<string, number>> = { uplink: uplink.counters() };
+      for (const a of adapters) c[a.name] = a.counters();
+      if (siteBroker) c['site-broker'] = siteBroker.stats();
+      Object.assign(c, {
         sink: { ...sink.counters(), ...images.counters() },
         health: health.counters(),
-        agent: sup.counters(),
         bins: bins.counters(),
         parking: parking.counters(),
         gates: gates.counters(),
         camera: cameras.counters(),
-      };
-      if (siteBroker) c['site-broker'] = siteBroker.stats();
-      for (const a of adapters) c[a.name] = a.counters();
+        agent: sup.counters(),
+      });
       return c;
     },
   };

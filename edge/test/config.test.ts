@@ -14,6 +14,8 @@ const good = {
     { id: 'p-1', kind: 'parking', transport: 'mqtt', lot: 'lot-a', space: 's-1' },
     { id: 'sc-2', kind: 'scanner', transport: { serial: { path: '/dev/ttyUSB0' } } },
   ],
+  parking: { lots: [{ id: 'lot-a', spaces: [{ id: 's-1', sensor: 'p-1' }] }] },
+  gates: { gates: [{ id: 'g-1', bit: 0, readers: [{ id: 'rd-1', dir: 'in' }] }] },
 };
 
 let dir: string;
@@ -57,10 +59,11 @@ describe('edge config', () => {
     expect(msg).toContain('/uplink/batchRecords');
   });
 
-  it('reports cross-field mistakes: duplicate ids and ports, missing password, reader without gate', () => {
+  it('reports cross-field mistakes: duplicate ids and ports, missing password, devices the services do not know', () => {
     const bad = structuredClone(good);
     bad.devices.push({ id: 'sc-1', kind: 'scanner', transport: { tcp: { port: 7001 } } });
     bad.devices.push({ id: 'rd-2', kind: 'reader', transport: 'mqtt' } as (typeof good.devices)[number]);
+    bad.parking.lots[0]!.spaces.push({ id: 's-2', sensor: 'p-9' });
     bad.uplink = { url: 'mqtts://x:8883' } as typeof good.uplink;
     const r = checkEdgeConfig(bad);
     expect(r.ok).toBe(false);
@@ -68,7 +71,8 @@ describe('edge config', () => {
     const paths = r.issues.map((i) => i.path);
     expect(paths).toContain('/devices/4/id');
     expect(paths).toContain('/devices/4/transport/tcp/port');
-    expect(paths).toContain('/devices/5/gate');
+    expect(paths).toContain('/devices/5');
+    expect(paths).toContain('/parking/lots/0/spaces/1/sensor');
     expect(paths).toContain('/uplink');
   });
 

@@ -61,11 +61,8 @@ function crossCheck(c: Partial<EdgeConfig>): SchemaIssue[] {
     if (d.kind === 'parking' && t !== undefined && t !== 'mqtt') {
       out.push({ path: `/devices/${i}/transport`, message: 'parking sensors report over mqtt only' });
     }
-    if (d.kind === 'reader' && d.gate === undefined) out.push({ path: `/devices/${i}/gate`, message: 'a reader needs the gate it opens' });
-    if (d.kind === 'parking' && (d.lot === undefined || d.space === undefined)) {
-      out.push({ path: `/devices/${i}`, message: 'a parking sensor needs lot and space' });
-    }
   });
+  out.push(...serviceCross(c, devices));
   const u = c?.uplink;
   if (u && typeof u === 'object') {
     if (u.password !== undefined && u.credentialsFile !== undefined) {
@@ -78,6 +75,46 @@ function crossCheck(c: Partial<EdgeConfig>): SchemaIssue[] {
     if (u.reconnect && u.reconnect.minMs > u.reconnect.maxMs) {
       out.push({ path: '/uplink/reconnect', message: 'minMs is larger than maxMs' });
     }
+  }
+  return out;
+}
+
+/**
+ * Devices and the services' own registries must agree: a parking sensor or reader the adapters know but the
+ * service does not would be accepted at the door and refused inside, and the other way round it would be refused
+ * as an unknown device.
+ */
+function serviceCross(c: Partial<EdgeConfig>, devices: readonly unknown[]): SchemaIssue[] {
+  const out: SchemaIssue[] = [];
+  const dev = new Map<string, { kind: unknown; i: number }>();
+  devices.forEach((d, i) => {
+    const e = d as { id?: unknown; kind?: unknown } | null;
+    if (e && typeof e.id === 'string') dev.set(e.id, { kind: e.kind, i });
+  });
+  const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+  const sensors = new Set<string>();
+  arr((c.parking as { lots?: unknown } | undefined)?.lots).forEach((lot, li) => {
+    arr((lot as { spaces?: unknown })?.spaces).forEach((sp, si) => {
+      const sensor = (sp as { sensor?: unknown })?.sensor;
+      if (typeof sensor !== 'string') return;
+      sensors.add(sensor);
+      if (dev.get(sensor)?.kind !== 'parking') {
+        out.push({ path: `/parking/lots/${li}/spaces/${si}/sensor`, message: `sensor ${sensor} is not a parking device in /devices` });
+      }
+    });
+  });
+  const readers = new Set<string>();
+  arr((c.gates as { gates?: unknown } | undefined)?.gates).forEach((g, gi) => {
+    arr((g as { readers?: unknown })?.readers).forEach((r, ri) => {
+      const id = (r as { id?: unknown })?.id;
+      if (typeof id !== 'string') return;
+      readers.add(id);
+      if (dev.get(id)?.kind !== 'reader') out.push({ path: `/gates/gates/${gi}/readers/${ri}/id`, message: `reader ${id} is not a reader device in /devices` });
+    });
+  });
+  for (const [id, d] of dev) {
+    if (d.kind === 'parking' && !sensors.has(id)) out.push({ path: `/devices/${d.i}`, message: `parking sensor ${id} watches no space in /parking/lots` });
+    if (d.kind === 'reader' && !readers.has(id)) out.push({ path: `/devices/${d.i}`, message: `reader ${id} belongs to no gate in /gates/gates` });
   }
   return out;
 }
@@ -97,6 +134,7 @@ export async function loadConfig(file: string): Promise<EdgeConfig> {
     throw new HutongError('E_CONFIG', `${file} is not valid JSON: ${(e as Error).message}`);
   }
   const r = checkEdgeConfig(raw, file);
-  if (!r.ok) throw new HutongError('E_CONFIG', r.message);
+  // formatConfigIssues already starts with the code
+  if (!r.ok) throw new HutongError('E_CONFIG', r.message.replace(/^E_CONFIG: /, ''));
   return r.config;
 }

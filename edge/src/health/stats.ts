@@ -21,14 +21,17 @@ export interface ProcessSample {
 
 const KEY_RE = /[^a-z0-9_.]/g;
 
-/** Flattens part counters into at most `max` gwstats keys (`part.name`, lower case, safe alphabet). */
+/**
+ * Flattens part counters into at most `max` gwstats keys (`part.name`, lower case, safe alphabet). Zeros are left
+ * out (absent = 0) so the bounded record carries the counters that say something; parts come in the order given.
+ */
 export function flattenCounters(parts: Record<string, Record<string, number>>, max = 64): Record<string, number> {
   const out: Record<string, number> = {};
   let n = 0;
   for (const [part, c] of Object.entries(parts)) {
     for (const [name, v] of Object.entries(c)) {
       if (n >= max) return out;
-      if (!Number.isFinite(v)) continue;
+      if (!Number.isFinite(v) || v === 0) continue;
       const key = `${part}.${name}`.toLowerCase().replace(KEY_RE, '_').slice(0, 64);
       out[key] = v;
       n++;
