@@ -43,7 +43,9 @@ beforeAll(async () => {
       { id: 'sc-1', kind: 'scanner', transport: 'mqtt' },
       { id: 'sc-2', kind: 'scanner', transport: { tcp: { port: tcpPort } } },
       { id: 'sc-3', kind: 'scanner', transport: { serial: { path: join(dir, 'no-such-tty') } } },
+      { id: 'rd-1', kind: 'reader', transport: 'mqtt' },
     ],
+    gates: { gates: [{ id: 'g-1', bit: 0, readers: [{ id: 'rd-1', dir: 'in' }], fireZones: ['z1'] }] },
     bins: { bins: [{ id: 'bin-1', category: 'kitchen' }, { id: 'bin-2', category: 'recyclable' }] },
   });
   if (!r.ok) throw new Error(r.message);
@@ -100,9 +102,22 @@ describe('gateway agent downlink and alarms', () => {
     expect(agent.sources.counters().gates?.revocations_size).toBe(1);
   });
 
-  it('takes a fire alarm message and refuses a malformed one', async () => {
+  it('answers a forged pass with a deny and stores the decision', async () => {
+    const rd = await connectAsync(`mqtt://127.0.0.1:${agent.siteBroker!.port}`, { clientId: 'rd-1', protocolVersion: 4 });
+    await rd.subscribeAsync('site/reader/rd-1/decision', { qos: 1 });
+    const answer = new Promise<string>((r) => rd.once('message', (_t, p) => r(p.toString())));
+    await rd.publishAsync('site/reader/rd-1/code', JSON.stringify({ code: 'HT:not-a-pass' }), { qos: 1 });
+    expect(JSON.parse(await answer)).toMatchObject({ result: 'deny' });
+    await rd.endAsync();
+    await until(() => cloud.batches.flatMap((b) => b.recs).some((r) => r.k === 'gate' && r.d === 'rd-1'));
+  });
+
+  it('takes a fire alarm message, drives the gate relay, and refuses a malformed one', async () => {
     const panel = await connectAsync(`mqtt://127.0.0.1:${agent.siteBroker!.port}`, { clientId: 'panel', protocolVersion: 4 });
+    await panel.subscribeAsync('site/gate/+/relay', { qos: 1 });
+    const relay = new Promise<[string, string]>((r) => panel.once('message', (t, p) => r([t, p.toString()])));
     await panel.publishAsync('site/alarm/z1', JSON.stringify({ active: true }), { qos: 1 });
+    expect(await relay).toEqual(['site/gate/g-1/relay', JSON.stringify({ open: true })]);
     await panel.publishAsync('site/alarm/z1', JSON.stringify({ on: 1 }), { qos: 1 });
     await panel.endAsync();
     const c = agent.sources.counters()['mqtt-site']!;
