@@ -120,6 +120,13 @@ describe('aedes broker over TLS', () => {
     a.publish(uplinkTopic('gw-a', 'image'), Buffer.alloc(5000), { qos: 1 });
     await gone;
     expect(broker.counters().E_OVERSIZED).toBe(1);
+    // far over the limit: the connection is cut from the packet header, before the broker buffers the body
+    const big = await gw('gw-a', { clientId: 'gw-a-huge' });
+    const cut = closed(big);
+    big.publish(uplinkTopic('gw-a', 'image'), Buffer.alloc(1024 * 1024), { qos: 0 });
+    await cut;
+    expect(broker.counters().E_OVERSIZED).toBe(2);
+    expect(h.logs.some((l) => l.code === 'E_OVERSIZED' && l.declared !== undefined)).toBe(true);
   });
 
   it("refuses a subscription to another gateway's downlink with SUBACK 0x80 and counts it", async () => {

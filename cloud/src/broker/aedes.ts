@@ -1,4 +1,5 @@
 import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { Limits } from '@hutong/protocols';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
@@ -7,6 +8,7 @@ import type { GatewayRegistry } from '../registry/index.js';
 import { randomSecret, safeEqual } from '../registry/index.js';
 import type { CloudTls } from '../tls/index.js';
 import { type CloudBroker, SERVICE_NAMES, type ServiceCredential, type ServiceName, serviceUsername } from './contract.js';
+import { PacketSizeGuard } from './packet-guard.js';
 import { checkConnect, checkPublish, checkSubscribe, checkWill, type Decision, type Principal } from './policy.js';
 
 export interface AedesBrokerOptions {
@@ -139,6 +141,7 @@ export class AedesBroker implements CloudBroker {
     const tlsServer = createTlsServer({ cert: this.o.tls.certPem, key: this.o.tls.keyPem, minVersion: 'TLSv1.2' }, (socket) => {
       socket.on('error', () => {});
       broker.handle(socket);
+      this.guard(socket);
     });
     // Raw sockets (also those still in the TLS handshake) are tracked so stop() leaves nothing open.
     tlsServer.on('connection', (s) => this.track(s));
@@ -156,6 +159,7 @@ export class AedesBroker implements CloudBroker {
         socket.on('error', () => {});
         (socket as unknown as { hutongPlain: boolean }).hutongPlain = true;
         broker.handle(socket);
+        this.guard(socket);
       });
       this.plainServer = plain;
       const sp = await listen(plain, this.o.servicePort, '127.0.0.1');
@@ -221,6 +225,24 @@ export class AedesBroker implements CloudBroker {
         c.close();
       }
     }
+  }
+
+  /**
+   * Drops a connection that announces a packet above the limit (payload limit plus room for the topic and
+   * headers) before aedes buffers it. A 'data' listener beside aedes' 'readable' one sees every chunk aedes reads
+   * without changing how it reads.
+   */
+  private guard(socket: Duplex): void {
+    const g = new PacketSizeGuard(this.maxPacket + 64 * 1024);
+    const onData = (chunk: Buffer) => {
+      const over = g.feed(chunk);
+      if (over === undefined) return;
+      socket.off('data', onData);
+      this.bump('E_OVERSIZED');
+      this.log.warn({ code: 'E_OVERSIZED', declared: over }, 'MQTT packet larger than the limit: connection closed');
+      socket.destroy();
+    };
+    socket.on('data', onData);
   }
 
   private track(s: Socket): void {
