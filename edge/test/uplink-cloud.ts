@@ -1,6 +1,6 @@
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { downlinkTopic, PROTOCOL_VERSION, parseTopic } from '@hutong/protocols';
+import { decodeImage, downlinkTopic, PROTOCOL_VERSION, parseTopic } from '@hutong/protocols';
 import { Aedes } from 'aedes';
 import { connectAsync, type MqttClient } from 'mqtt';
 
@@ -20,6 +20,8 @@ export class TestCloud {
   port = 0;
   readonly batches: SeenBatch[] = [];
   readonly statuses: string[] = [];
+  /** Header ids of the images received on up/image. */
+  readonly images: string[] = [];
   offsetMs = 0;
   autoAck = false;
   private waiters: { n: number; resolve: () => void }[] = [];
@@ -100,6 +102,11 @@ export class TestCloud {
       const req = JSON.parse(payload.toString()) as { t0: number };
       const reply = { v: PROTOCOL_VERSION, t0: req.t0, srv: Date.now() + this.offsetMs };
       this.sub!.publish(downlinkTopic(t.gw, 'time'), JSON.stringify(reply), { qos: 1 });
+      return;
+    }
+    if (t.channel === 'image') {
+      const d = decodeImage(payload);
+      if (d.ok) this.images.push((d.header as { id: string }).id);
       return;
     }
     if (t.channel === 'batch') {

@@ -5,7 +5,7 @@ import { UplinkSection } from '../src/config/schema.js';
 import { OutboxSink } from '../src/records/outbox-sink.js';
 import { SyncedStamper } from '../src/records/synced-stamper.js';
 import { Uplink } from '../src/uplink/uplink.js';
-import { checkConfig } from '@hutong/protocols';
+import { checkConfig, encodeImage } from '@hutong/protocols';
 import { TestOutbox } from './agent-fakes.js';
 import { TestCloud } from './uplink-cloud.js';
 
@@ -152,6 +152,24 @@ describe('uplink', () => {
     } finally {
       await again.stop();
     }
+  });
+
+  it('sends images one per message on up/image and releases them on the ack of their header id', async () => {
+    const { outbox, cloud } = await setup();
+    const frame = (id: string) =>
+      encodeImage({ v: 2, gw: GW, id, sha256: 'a'.repeat(64), type: 'image/jpeg', camera: 'cam-1' }, new Uint8Array([0xff, 0xd8, 1, 2, 3]));
+    await outbox.append([
+      { cls: 0, type: 'img', data: frame('img-1') },
+      { cls: 0, type: 'img', data: frame('img-2') },
+    ]);
+    await until(() => cloud.images.length === 2);
+    expect(cloud.images).toEqual(['img-1', 'img-2']);
+    expect(cloud.batches).toEqual([]);
+    await cloud.ack(GW, ['img-2']);
+    await until(() => outbox.releasedIds.length === 1);
+    expect(outbox.releasedIds).toEqual([2]);
+    await cloud.ack(GW, ['img-1']);
+    await until(() => outbox.items.size === 0);
   });
 
   it('counts a batch the cloud refused for good and releases it', async () => {
