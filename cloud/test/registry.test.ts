@@ -104,14 +104,22 @@ describe('registry', () => {
     await again.stop();
   });
 
-  it('persists presence and reloads it', async () => {
+  it('persists presence and reloads it, telling listeners when a gateway turns online', async () => {
+    const turned: string[] = [];
+    const off = reg.presence.onOnline((gw) => turned.push(gw));
+    reg.presence.status('gw-a', 'online', clock);
+    reg.presence.seen('gw-a', clock + 1);
+    reg.presence.status('gw-a', 'offline', clock + 2);
+    reg.presence.seen('gw-a', clock + 3);
+    off();
+    expect(turned).toEqual(['gw-a', 'gw-a']);
     reg.presence.seen('gw-a', clock);
     reg.presence.status('gw-b', 'offline', clock);
     reg.presence.seen('gw-unregistered', clock);
     await reg.presence.flush();
     const again = new Registry({ db, logger, scrypt: FAST_SCRYPT });
     await again.start();
-    expect(again.presence.get('gw-a')).toMatchObject({ lastSeen: clock, online: true });
+    expect(again.presence.get('gw-a')).toMatchObject({ lastSeen: clock + 3, online: true });
     expect(again.presence.get('gw-b')).toMatchObject({ online: false });
     expect(again.presence.get('gw-unregistered')).toBeUndefined();
     await again.stop();

@@ -20,6 +20,7 @@ export class PresenceTracker implements PresenceSink {
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  private readonly onlineListeners = new Set<(gw: string) => void>();
 
   constructor(o: { db: Db; logger: Logger; flushMs?: number }) {
     this.db = o.db;
@@ -50,6 +51,25 @@ export class PresenceTracker implements PresenceSink {
     await this.flush();
   }
 
+  /**
+   * Called when a gateway turns online (its status says so, or a message arrives after it was offline): the
+   * moment to push what it missed meanwhile (revocation lists, config). A throwing listener is logged, not fatal.
+   */
+  onOnline(fn: (gw: string) => void): () => void {
+    this.onlineListeners.add(fn);
+    return () => this.onlineListeners.delete(fn);
+  }
+
+  private wentOnline(gw: string): void {
+    for (const fn of this.onlineListeners) {
+      try {
+        fn(gw);
+      } catch (err) {
+        this.log.error({ err, gw }, 'presence listener failed');
+      }
+    }
+  }
+
   private entry(gw: string): GatewayPresence {
     let e = this.state.get(gw);
     if (!e) {
@@ -62,20 +82,24 @@ export class PresenceTracker implements PresenceSink {
   seen(gw: string, atMs: number): void {
     const e = this.entry(gw);
     if (e.lastSeen === null || atMs > e.lastSeen) e.lastSeen = atMs;
-    if (!e.online) {
+    const turned = !e.online;
+    if (turned) {
       e.online = true;
       e.changed = atMs;
     }
     this.dirty.add(gw);
+    if (turned) this.wentOnline(gw);
   }
 
   status(gw: string, state: 'online' | 'offline', atMs: number): void {
     const e = this.entry(gw);
     const online = state === 'online';
+    const turned = online && !e.online;
     if (e.online !== online || e.changed === null) e.changed = atMs;
     e.online = online;
     if (online && (e.lastSeen === null || atMs > e.lastSeen)) e.lastSeen = atMs;
     this.dirty.add(gw);
+    if (turned) this.wentOnline(gw);
   }
 
   get(gw: string): GatewayPresence | undefined {
