@@ -42,10 +42,13 @@ export class LineClient {
     for (const w of this.waiters.splice(0)) w.reject(e);
   }
 
-  /** Sends one line and resolves with the answer line. */
-  request(line: string): Promise<string> {
-    const s = this.sock;
-    if (!s || s.destroyed) return Promise.reject(new Error('not connected'));
+  /** Sends one line and resolves with the answer line; reconnects first if the gateway dropped the line. */
+  async request(line: string): Promise<string> {
+    if (!this.sock || this.sock.destroyed) {
+      this.buf = '';
+      await this.connect();
+    }
+    const s = this.sock as net.Socket;
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
       s.write(`${line}\n`);
