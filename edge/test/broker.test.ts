@@ -140,6 +140,16 @@ describe('site broker acceptance', () => {
     expect(adapter.counters().failed_e_outbox_full).toBe(1);
   });
 
+  it('lets devices subscribe only to answers, decisions and relay commands', async () => {
+    const dev = await device('sc-1');
+    const granted = await dev.subscribeAsync(['site/scanner/sc-1/answer', 'site/gate/+/relay'], { qos: 1 });
+    expect(granted.map((g) => g.qos)).toEqual([1, 1]);
+    for (const f of ['site/#', 'site/reader/+/code', '#']) {
+      await expect(dev.subscribeAsync(f, { qos: 1 })).rejects.toThrow(/Subscribe error/);
+    }
+    expect(broker.stats().subscribe_refused).toBe(3);
+  });
+
   it('refuses malformed CONNECTs', async () => {
     const port = broker.port;
     await expect(

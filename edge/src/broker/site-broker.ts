@@ -44,8 +44,7 @@ export class SiteBroker {
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
       authorizeSubscribe: (_client, sub, cb) => {
-        // Devices listen only below site/ (their answer, decision and relay topics), never to `#`.
-        if (!sub.topic.startsWith('site/')) {
+        if (!mayDeviceSubscribe(sub.topic)) {
           this.counters.inc('subscribe_refused');
           cb(null, null); // SUBACK failure (0x80), the connection stays
         } else cb(null, sub);
@@ -167,4 +166,13 @@ function connectProblem(
   }
   if (password !== undefined && username === undefined) return { returnCode: 4, why: 'password without username' };
   return undefined;
+}
+
+/**
+ * Devices may listen only to what the gateway sends them: scanner answers, reader decisions and gate relay
+ * commands (one device or `+`). Never `#` or the request topics, so one device cannot read another's pass codes.
+ */
+const DEVICE_SUB = /^site\/(scanner\/[^/#]+\/answer|reader\/[^/#]+\/decision|gate\/[^/#]+\/relay)$/;
+export function mayDeviceSubscribe(filter: string): boolean {
+  return DEVICE_SUB.test(filter);
 }
