@@ -2,7 +2,7 @@
  * Schemas for what a user hands the camera simulator: its options (CLI flags or a JSON section) and a
  * scenario script file. Both are checked before anything starts, every problem reported at once.
  */
-import { checkConfig, compile, formatConfigIssues, HutongError } from '@hutong/protocols';
+import { checkConfig, compile, formatConfigIssues, HutongError, Id } from '@hutong/protocols';
 import { type Static, Type } from '@sinclair/typebox';
 import { GROUND_KINDS } from './ground.js';
 import { LITTER_LABELS } from './items.js';
@@ -76,11 +76,11 @@ export const ScenarioSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    zones: Type.Array(Type.Object({ id: Type.String({ minLength: 1 }), polygon: Type.Array(Point, { minItems: 3 }) }, { additionalProperties: false })),
+    zones: Type.Array(Type.Object({ id: Id, polygon: Type.Array(Point, { minItems: 3 }) }, { additionalProperties: false })),
     items: Type.Array(
       Type.Object(
         {
-          id: Type.String({ minLength: 1 }),
+          id: Id,
           item: Type.Object(
             {
               label: Type.Union(LITTER_LABELS.map((l) => Type.Literal(l))),
