@@ -164,6 +164,7 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
       const s = ob.stats();
       expect(s.depth).toEqual([1, 1, 1]);
       expect(s.dropped).toEqual([0, 0, 1]);
+      expect(s.refused).toEqual({ full: [1, 0, 1], io: 0 });
       // Releasing makes room again.
       await ob.release([first!.id]);
       await ob.append([item(0, 'gate-00002')]);
@@ -188,7 +189,7 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
       await ob.append([item(2, 'new-bulk')]);
       clock.advance(30_001);
       expect(ob.lease(10, 1 << 20).map(text)).toEqual(['new-bulk']);
-      expect(ob.stats()).toMatchObject({ dropped: [1, 0, 1], depth: [0, 0, 1] });
+      expect(ob.stats()).toMatchObject({ dropped: [1, 0, 1], expired: [1, 0, 1], depth: [0, 0, 1] });
     });
 
     it('never expires items stamped while the clock was unset (before 2020): their age means nothing', async () => {

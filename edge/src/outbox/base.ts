@@ -118,6 +118,9 @@ export abstract class OutboxBase<E extends Entry> implements Outbox {
       dropped: [this.dropped[0], this.dropped[1], this.dropped[2]],
       appended: this.appended,
       released: this.released,
+      expired: [...this.counters.expired],
+      refused: { full: [...this.counters.rejectedFull], io: this.counters.rejectedIo },
+      corrupt: this.counters.corrupt,
     };
   }
 

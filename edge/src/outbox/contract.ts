@@ -33,6 +33,12 @@ export interface OutboxStats {
   dropped: [number, number, number];
   appended: number;
   released: number;
+  /** Of `dropped`: items dropped for their age (maxAgeMs), per class. Optional: not every outbox reports it. */
+  expired?: [number, number, number];
+  /** Appends refused: `full` per class of the refused items (E_OUTBOX_FULL), `io` items (E_OUTBOX_IO, disk full). */
+  refused?: { full: [number, number, number]; io: number };
+  /** Torn or corrupt regions found on open and records that failed their CRC on read-back (E_OUTBOX_CORRUPT). */
+  corrupt?: number;
 }
 
 export interface Outbox {
