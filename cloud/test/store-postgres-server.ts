@@ -38,6 +38,9 @@ function run(cmd: string, args: string[], asPostgres: boolean): void {
 }
 
 export async function startPostgres(): Promise<PgServer> {
+  if (!postgresAvailable()) {
+    throw new Error(`E_BINARY_MISSING: ${BIN}/initdb not found: install the Debian package 'postgresql' (PostgreSQL 15)`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'hutong-pg-'));
   const data = join(dir, 'data');
   if (process.getuid?.() === 0) run('chown', ['postgres:postgres', dir], false);
