@@ -63,8 +63,8 @@ export async function benchAedes(): Promise<BenchBroker> {
 }
 
 /** Total count of `field` in `rp.measurement` (the only figure a benchmark trusts). */
-export async function countPoints(url: string, db: string, rp: string, measurement: string, field: string): Promise<number> {
-  const res = (await influxQuery(url, `SELECT count("${field}") FROM "${rp}"."${measurement}"`, db)) as {
+export async function countPoints(url: string, db: string, rp: string, measurement: string, field: string, where = ''): Promise<number> {
+  const res = (await influxQuery(url, `SELECT count("${field}") FROM "${rp}"."${measurement}"${where}`, db)) as {
     results: { series?: { values: [string, number][] }[] }[];
   };
   return res.results[0]?.series?.[0]?.values[0]?.[1] ?? 0;

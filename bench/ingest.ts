@@ -9,6 +9,9 @@
  *   naive     one MQTT message and one InfluxDB write per reading (smaller count)
  *
  * Only what a final `count()` returns counts. Rounds interleave raw and pipeline; the figure is the median.
+ * Broker: BENCH_BROKER=cloud (default) runs the whole cloud (startCloud: TLS aedes with per-gateway credentials and
+ * ACL, registry, ingest, API) in its own process, every gateway enrolled with its own credential; BENCH_BROKER=plain
+ * uses a plain aedes without credentials in the gateways' process and Ingest alone in its own process.
  * Env: BENCH_POINTS (per run, default 5 000 000), BENCH_ROUNDS (5), BENCH_GATEWAYS (100), BENCH_WINDOW (4),
  * BENCH_NAIVE_POINTS (20 000), BENCH_QUICK=1 (300 000 points, 2 rounds), BENCH_PROF=1 (CPU profile of the
  * ingest process into .tmp/prof).
@@ -16,6 +19,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { Agent, request } from 'node:http';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DeviceKind, checkRecord, downlinkFilter, downlinkTopic, uplinkTopic } from '@hutong/protocols';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -36,6 +40,7 @@ import {
   percentile,
   postWrite,
   printTable,
+  tempDir,
 } from './harness.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -45,6 +50,9 @@ const GATEWAYS = Number(process.env.BENCH_GATEWAYS ?? 100);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 4);
 const NAIVE_POINTS = Number(process.env.BENCH_NAIVE_POINTS ?? (QUICK ? 5_000 : 20_000));
 const PROF = process.env.BENCH_PROF === '1';
+const MODE: 'cloud' | 'plain' = process.env.BENCH_BROKER === 'plain' ? 'plain' : 'cloud';
+/** Each round writes its own time window (rounds share one database in cloud mode). */
+const ROUND_SPAN_MS = 10_000_000;
 
 const SENSORS = 300;
 const READERS = 4;
@@ -177,9 +185,10 @@ const MEASURED = [
   ['events', 'state', 'n'],
 ] as const;
 
-async function countAll(url: string, db: string, rawRp?: string): Promise<number> {
+async function countAll(url: string, db: string, rawRp?: string, fromMs?: number, toMs?: number): Promise<number> {
+  const where = fromMs === undefined ? '' : ` WHERE time >= ${fromMs}ms AND time < ${toMs}ms`;
   let total = 0;
-  for (const [rp, m, f] of MEASURED) total += await countPoints(url, db, rawRp ?? rp, m, f);
+  for (const [rp, m, f] of MEASURED) total += await countPoints(url, db, rawRp ?? rp, m, f, where);
   return total;
 }
 
@@ -221,11 +230,25 @@ interface SimGateway {
   onAck?: (ids: string[]) => void;
 }
 
-async function connectGateways(url: string): Promise<SimGateway[]> {
+interface GatewayAccess {
+  url: string;
+  caPem?: string;
+  creds?: { username: string; password: string }[];
+}
+
+async function connectGateways(access: GatewayAccess): Promise<SimGateway[]> {
   const gws: SimGateway[] = [];
   for (let i = 0; i < GATEWAYS; i++) {
     const gw = gwName(i);
-    const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `bench-${gw}`, clean: true, reconnectPeriod: 500 });
+    const cred = access.creds?.[i];
+    const client = await mqtt.connectAsync(access.url, {
+      protocolVersion: 4,
+      clientId: `bench-${gw}`,
+      clean: true,
+      reconnectPeriod: 500,
+      ...(cred ? { username: cred.username, password: cred.password } : {}),
+      ...(access.caPem ? { ca: access.caPem } : {}),
+    });
     const sim: SimGateway = { gw, client };
     client.on('message', (topic, payload) => {
       if (!topic.endsWith('/down/ack')) return;
@@ -239,7 +262,7 @@ async function connectGateways(url: string): Promise<SimGateway[]> {
 }
 
 /** Each gateway sends `batches` batches keeping `window` unacknowledged; resolves with per-batch ack latencies. */
-async function driveGateways(gws: SimGateway[], templates: Template[], batchesPerGw: number, window: number, run: string) {
+async function driveGateways(gws: SimGateway[], templates: Template[], batchesPerGw: number, window: number, run: string, baseMs: number) {
   const latencies: number[] = [];
   await Promise.all(
     gws.map(
@@ -253,7 +276,7 @@ async function driveGateways(gws: SimGateway[], templates: Template[], batchesPe
             while (sent < batchesPerGw && sentAt.size < window) {
               const t = templates[(gi + sent) % templates.length]!;
               const id = `${run}${String(sent).padStart(ID_LEN - run.length, '0')}`;
-              patchBatch(t, buf, g.gw, id, BASE_MS + sent);
+              patchBatch(t, buf, g.gw, id, baseMs + sent);
               sentAt.set(id, now());
               sent++;
               // publish copies the payload into its packet, so the buffer can be reused at once
@@ -285,7 +308,7 @@ async function driveGateways(gws: SimGateway[], templates: Template[], batchesPe
 // The ingest process (pipeline = the real Ingest; naive = one write per message).
 // ---------------------------------------------------------------------------------------------------------
 interface WorkerConfig {
-  mode: 'pipeline' | 'naive';
+  mode: 'pipeline' | 'naive' | 'cloud';
   mqttUrl: string;
   influxUrl: string;
   db: string;
@@ -293,20 +316,77 @@ interface WorkerConfig {
   clientId: string;
 }
 
-async function startWorker(cfg: WorkerConfig): Promise<{ child: ChildProcess; stop(): Promise<Record<string, number>> }> {
+interface Worker {
+  child: ChildProcess;
+  access?: GatewayAccess;
+  counters(): Promise<Record<string, number>>;
+  stop(): Promise<Record<string, number>>;
+}
+
+async function startWorker(cfg: WorkerConfig): Promise<Worker> {
   const execArgv = ['--import', 'tsx'];
-  if (PROF && cfg.mode === 'pipeline') execArgv.push('--cpu-prof', '--cpu-prof-dir=.tmp/prof');
+  if (PROF && cfg.mode !== 'naive') execArgv.push('--cpu-prof', '--cpu-prof-dir=.tmp/prof');
   const child = fork(fileURLToPath(import.meta.url), ['worker'], { execArgv, stdio: 'inherit' });
   child.send(cfg);
-  const [msg] = (await once(child, 'message')) as [{ ready?: boolean; error?: string }];
+  const [msg] = (await once(child, 'message')) as [{ ready?: boolean; error?: string; access?: GatewayAccess }];
   if (!msg.ready) throw new Error(`ingest worker failed: ${msg.error}`);
+  const ask = async (what: string) => {
+    child.send(what);
+    const [res] = (await once(child, 'message')) as [{ counters: Record<string, number> }];
+    return res.counters;
+  };
   return {
     child,
+    ...(msg.access ? { access: msg.access } : {}),
+    counters: () => ask('counters'),
     async stop() {
-      child.send('stop');
-      const [res] = (await once(child, 'message')) as [{ counters: Record<string, number> }];
+      const counters = await ask('stop');
       await once(child, 'exit');
-      return res.counters;
+      return counters;
+    },
+  };
+}
+
+/** The devices every simulated gateway registers. */
+function benchDevices(): { id: string; kind: DeviceKind; lot?: string; space?: string }[] {
+  const out: { id: string; kind: DeviceKind; lot?: string; space?: string }[] = [];
+  for (let s = 1; s <= SENSORS; s++) out.push({ id: `ps-${pad3(s)}`, kind: 'parking', lot: `L${s % 3}`, space: `S-${pad3(s)}` });
+  for (let r = 1; r <= READERS; r++) out.push({ id: `rd-${r}`, kind: 'reader' });
+  for (let c = 1; c <= SCANNERS; c++) out.push({ id: `sc-${c}`, kind: 'scanner' });
+  return out;
+}
+
+/** The whole cloud in this process, every simulated gateway registered with its own credential. */
+async function startBenchCloud(cfg: WorkerConfig) {
+  const { startCloud, CloudConfig } = await import('../cloud/src/index.js');
+  const { checkConfig } = await import('@hutong/protocols');
+  const dir = await tempDir('cloud');
+  const conf = checkConfig(CloudConfig, {
+    dataDir: dir.path,
+    logLevel: 'warn',
+    mqtt: { port: 0 },
+    api: { port: 0 },
+    influx: { url: cfg.influxUrl, db: cfg.db },
+    ingest: { imagesDir: join(dir.path, 'images'), clientId: cfg.clientId },
+  });
+  if (!conf.ok) throw new Error(JSON.stringify(conf.issues));
+  // Fast scrypt parameters only shorten enrolment of 100 gateways; verification is cached per connection.
+  const cloud = await startCloud(conf.value, benchLogger(), { scrypt: { N: 1024, r: 8, p: 1, keylen: 32 } });
+  const creds: { username: string; password: string }[] = [];
+  const devices = benchDevices();
+  for (let i = 0; i < cfg.gateways; i++) {
+    const gw = gwName(i);
+    await cloud.registry.createGateway({ id: gw, name: gw, compound: 'bench' }, 'bench');
+    await cloud.registry.devices.upsert(gw, devices, 'bench');
+    const c = await cloud.registry.gateways.issueCredential(gw, 'bench');
+    creds.push({ username: c.username, password: c.password });
+  }
+  return {
+    access: { url: cloud.mqttUrl, caPem: cloud.caPem, creds },
+    counters: () => cloud.ingest.counters(),
+    stop: async () => {
+      await cloud.stop();
+      await dir.remove();
     },
   };
 }
@@ -334,8 +414,14 @@ async function workerMain(): Promise<void> {
   const directory = new BenchDirectory(cfg.gateways);
   let counters: () => Record<string, number>;
   let stop: () => Promise<void>;
+  let access: GatewayAccess | undefined;
   try {
-    if (cfg.mode === 'pipeline') {
+    if (cfg.mode === 'cloud') {
+      const c = await startBenchCloud(cfg);
+      counters = c.counters;
+      stop = c.stop;
+      access = c.access;
+    } else if (cfg.mode === 'pipeline') {
       const ingest = new Ingest({ mqttUrl: cfg.mqttUrl, influxUrl: cfg.influxUrl, db: cfg.db, directory, imagesDir: '.tmp/bench-images', logger, clientId: cfg.clientId });
       await ingest.start();
       counters = () => ingest.counters();
@@ -345,14 +431,21 @@ async function workerMain(): Promise<void> {
       counters = naive.counters;
       stop = naive.stop;
     }
-    process.send?.({ ready: true });
+    process.send?.({ ready: true, access });
   } catch (e) {
     process.send?.({ error: String(e) });
     process.exit(1);
   }
-  await once(process, 'message');
-  await stop();
-  process.send?.({ counters: counters() }, () => process.exit(0));
+  for (;;) {
+    const [what] = (await once(process, 'message')) as [string];
+    if (what === 'counters') {
+      process.send?.({ counters: counters() });
+      continue;
+    }
+    await stop();
+    process.send?.({ counters: counters() }, () => process.exit(0));
+    return;
+  }
 }
 
 /** The straightforward design this pipeline replaces: parse, format a line, write, ack — per reading. */
@@ -444,35 +537,50 @@ async function main(): Promise<void> {
   );
   const influx = await benchInflux(logger);
   const broker = await benchAedes();
-  const gws = await connectGateways(broker.url);
+  // cloud: one cloud process for every round (registering 100 gateways takes a while), rounds in their own time windows
+  const cloud = MODE === 'cloud' ? await startWorker({ mode: 'cloud', mqttUrl: '', influxUrl: influx.url, db: 'bench_cloud', gateways: GATEWAYS, clientId: 'bench-ingest' }) : undefined;
+  const gws = await connectGateways(cloud?.access ?? { url: broker.url });
+  console.log(
+    MODE === 'cloud'
+      ? `  broker: the cloud's TLS aedes, ${GATEWAYS} gateways each with its own credential (${cloud?.access?.url})`
+      : '  broker: plain aedes without credentials',
+  );
   const rows: (string | number)[][] = [['run', 'raw 1 in flight', 'raw 2 in flight', 'pipeline', 'ratio', 'ack p50 ms', 'ack p99 ms', 'write retries']];
   const rawBest: number[] = [];
   const pipe: number[] = [];
+  let naiveGws: SimGateway[] = [];
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       const r1 = await runRaw(influx.url, `bench_raw1_${round}`, 1, raws, POINTS);
       console.log(`  round ${round}: raw, 1 in flight: ${fmt(r1.rate)} points/s (${fmt(r1.counted)} in ${fmt(r1.ms / 1000, 1)} s)`);
       const r2 = await runRaw(influx.url, `bench_raw2_${round}`, 2, raws, POINTS);
       console.log(`  round ${round}: raw, 2 in flight: ${fmt(r2.rate)} points/s (${fmt(r2.counted)} in ${fmt(r2.ms / 1000, 1)} s)`);
-      const db = `bench_pipe_${round}`;
-      await ensureDatabase(influx.url, db);
-      const worker = await startWorker({ mode: 'pipeline', mqttUrl: broker.url, influxUrl: influx.url, db, gateways: GATEWAYS, clientId: 'bench-ingest' });
+      const baseMs = BASE_MS + round * ROUND_SPAN_MS;
+      const db = cloud ? 'bench_cloud' : `bench_pipe_${round}`;
+      let worker: Worker | undefined;
+      if (!cloud) {
+        await ensureDatabase(influx.url, db);
+        worker = await startWorker({ mode: 'pipeline', mqttUrl: broker.url, influxUrl: influx.url, db, gateways: GATEWAYS, clientId: 'bench-ingest' });
+      }
+      const before = cloud ? await cloud.counters() : {};
       const t0 = now();
-      const lat = await driveGateways(gws, templates, batchesPerGw, WINDOW, `r${round}b`);
+      const lat = await driveGateways(gws, templates, batchesPerGw, WINDOW, `r${round}b`, baseMs);
       const ms = now() - t0;
-      const counters = await worker.stop();
-      const counted = await countAll(influx.url, db);
-      await influxQuery(influx.url, `DROP DATABASE "${db}"`);
+      const after = worker ? await worker.stop() : await cloud!.counters();
+      const counted = await countAll(influx.url, db, undefined, baseMs, baseMs + batchesPerGw + 1);
+      if (!cloud) await influxQuery(influx.url, `DROP DATABASE "${db}"`);
       const expected = batchesPerGw * GATEWAYS * BATCH_RECORDS;
       if (counted !== expected) console.log(`  round ${round}: counted ${counted} of ${expected} points sent`);
       const rate = (counted / ms) * 1000;
       const best = Math.max(r1.rate, r2.rate);
       rawBest.push(best);
       pipe.push(rate);
-      rows.push([`${round}`, r1.rate, r2.rate, rate, (rate / best).toFixed(2), percentile(lat, 50), percentile(lat, 99), counters.write_retries ?? 0]);
+      const retries = (after.write_retries ?? 0) - (before.write_retries ?? 0);
+      rows.push([`${round}`, r1.rate, r2.rate, rate, (rate / best).toFixed(2), percentile(lat, 50), percentile(lat, 99), retries]);
       console.log(`  round ${round}: pipeline: ${fmt(rate)} points/s (${fmt(counted)} counted in ${fmt(ms / 1000, 1)} s)`);
     }
-    const naive = await runNaive(broker.url, influx.url, gws, NAIVE_POINTS);
+    naiveGws = cloud ? await connectGateways({ url: broker.url }) : gws;
+    const naive = await runNaive(broker.url, influx.url, naiveGws, NAIVE_POINTS);
     console.log(`  naive: ${fmt(naive.rate)} points/s (${fmt(naive.counted)} in ${fmt(naive.ms / 1000, 1)} s)`);
     const rawMed = median(rawBest);
     const pipeMed = median(pipe);
@@ -480,11 +588,13 @@ async function main(): Promise<void> {
     rows.push(['raw baseline (best of 1|2, median)', '', '', rawMed, '1.00', '', '', '']);
     rows.push([`naive (${fmt(naive.counted)} points)`, '', '', naive.rate, (naive.rate / rawMed).toFixed(3), '', '', '']);
     console.log('');
+    console.log(`broker: ${MODE === 'cloud' ? 'cloud (TLS aedes, per-gateway credentials and ACL)' : 'plain aedes'}; ${fmt(POINTS)} points per run`);
     printTable(rows);
     console.log(`pipeline / naive: ${(pipeMed / naive.rate).toFixed(1)}×`);
     finalLine('ingest', `${fmt(pipeMed)} points/s`, pipeMed / rawMed, 'raw InfluxDB write');
   } finally {
-    await Promise.all(gws.map((g) => g.client.endAsync()));
+    await Promise.all([...new Set([...gws, ...naiveGws])].map((g) => g.client.endAsync()));
+    if (cloud) await cloud.stop();
     await broker.stop();
     await influx.stop();
   }
