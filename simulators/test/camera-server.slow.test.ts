@@ -8,11 +8,11 @@ const H = 720;
 const FRAME = W * H * 3;
 
 /** Reads `frames` decoded RGB frames from the camera with ffmpeg over RTSP/TCP. */
-function readFrames(url: string, frames: number, timeoutMs = 20_000): Promise<{ code: number | null; out: Buffer; stderr: string }> {
+function readFrames(url: string, frames: number, timeoutMs = 20_000, extra: string[] = []): Promise<{ code: number | null; out: Buffer; stderr: string }> {
   return new Promise((resolve) => {
     const p = spawn(
       'ffmpeg',
-      ['-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-analyzeduration', '0', '-probesize', '32', '-i', url, '-frames:v', String(frames), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+      ['-hide_banner', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-analyzeduration', '0', '-probesize', '32', ...extra, '-i', url, '-frames:v', String(frames), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const chunks: Buffer[] = [];
@@ -114,6 +114,18 @@ describe('RTSP camera simulator', () => {
     const after = cam.stats().encoder;
     expect(after.restarts).toBe(before.restarts + 1);
     expect(after.pid).not.toBe(before.pid);
+  });
+
+  it('a stalled camera keeps the connection but sends nothing; after it resumes, frames flow again', async () => {
+    cam.stall(true);
+    // ffmpeg's RTSP socket timeout (µs): the reader gives up when no data arrives.
+    const starved = await readFrames(cam.url, 1, 20_000, ['-timeout', '2000000']);
+    expect(starved.out.length).toBe(0);
+    expect(starved.code).not.toBe(0);
+    expect(cam.stats().stalled).toBe(true);
+    cam.stall(false);
+    const fed = await readFrames(cam.url, 2, 20_000, ['-timeout', '5000000']);
+    expect(fed.out.length).toBe(2 * FRAME);
   });
 
   it('refuses a UDP transport and an unknown path with RTSP status codes, and keeps serving', async () => {

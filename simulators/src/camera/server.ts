@@ -42,10 +42,15 @@ export interface CameraServer {
   groundTruthAt(tMs: number): GroundTruthItem[];
   /** Scene time now. */
   now(): number;
-  stats(): RtspStats & { encoder: H264Encoder['stats'] & { pid?: number }; framesRendered: number; running: boolean };
+  stats(): RtspStats & { encoder: H264Encoder['stats'] & { pid?: number }; framesRendered: number; running: boolean; stalled: boolean };
   stop(): Promise<void>;
   /** Stops (if running) and serves again on the same port. */
   restart(): Promise<void>;
+  /**
+   * Fault injection: a frozen camera. While stalled, connections stay open and RTSP requests are answered,
+   * but no frames are sent; `stall(false)` resumes (readers continue from the next keyframe).
+   */
+  stall(on?: boolean): void;
 }
 
 export async function startCameraServer(opts: CameraServerOptions = {}): Promise<CameraServer> {
@@ -69,6 +74,7 @@ export async function startCameraServer(opts: CameraServerOptions = {}): Promise
 
   let port = cfg.port;
   let running = false;
+  let stalled = false;
   let framesRendered = 0;
   let encoder: H264Encoder | undefined;
   let rtsp: RtspServer | undefined;
@@ -124,10 +130,12 @@ export async function startCameraServer(opts: CameraServerOptions = {}): Promise
     const tick = () => {
       if (!running) return;
       const t = Math.round(next * period);
-      const frame = timeline.frameAt(t, true);
-      noise?.(frame);
-      enc.write(frame, t);
-      framesRendered++;
+      if (!stalled) {
+        const frame = timeline.frameAt(t, true);
+        noise?.(frame);
+        enc.write(frame, t);
+        framesRendered++;
+      }
       next = Math.max(next + 1, Math.floor(sceneNow() / period));
       timer = setTimeout(tick, Math.max(0, Math.round(next * period) - sceneNow()));
     };
@@ -162,7 +170,12 @@ export async function startCameraServer(opts: CameraServerOptions = {}): Promise
       encoder: { ...(encoder?.stats ?? { framesIn: 0, framesOut: 0, framesDropped: 0, restarts: 0 }), ...(encoder?.pid ? { pid: encoder.pid } : {}) },
       framesRendered,
       running,
+      stalled,
     }),
+    stall: (on = true) => {
+      stalled = on;
+      logger.info({ stalled }, 'camera simulator stall');
+    },
     stop: down,
     restart: async () => {
       await down();
