@@ -43,6 +43,10 @@ export const UplinkSection = Type.Object(
     ackTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000, description: 'requeue a batch not acked by then' }),
     keepaliveS: Type.Integer({ minimum: 5, maximum: 3600, default: 30 }),
     timeSyncIntervalS: Type.Integer({ minimum: 1, maximum: 86_400, default: 600, description: 'how often to measure the clock offset' }),
+    holdUntilClockSync: Type.Boolean({
+      default: true,
+      description: 'send no records before the clock offset to the cloud is known (records stamped earlier are restamped)',
+    }),
     reconnect: Type.Object(BackoffSection.properties, { ...strict, default: {} }),
   },
   strict,

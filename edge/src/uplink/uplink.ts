@@ -33,8 +33,6 @@ export interface UplinkOptions {
   stamper: SyncedStamper;
   logger: Logger;
   handlers?: DownlinkHandlers;
-  /** Hold records until the clock offset to the cloud is known (default true). */
-  holdUntilSynced?: boolean;
   agent?: string;
 }
 
@@ -67,8 +65,9 @@ export class Uplink {
       window: cfg.window,
       ackTimeoutMs: cfg.ackTimeoutMs,
       publish: (topic, payload) => this.publish(topic, payload),
-      mayRecords: () => o.holdUntilSynced === false || o.stamper.synced,
-      finalMs: (p) => o.stamper.finalMs(p),
+      mayRecords: () => !cfg.holdUntilClockSync || o.stamper.synced,
+      // Unsynced (only when holdUntilClockSync is off): send the provisional stamp as it is.
+      finalMs: (p) => (o.stamper.synced ? o.stamper.finalMs(p) : undefined),
     });
   }
 
