@@ -51,6 +51,13 @@ export async function startCloud(cfg: CloudConfig, logger: Logger, so: StartOpti
       }
     }
   };
+  // Refused before anything starts: aedes would accept the subscription and deliver nothing.
+  if (cfg.mqtt.broker === 'aedes' && cfg.ingest.sharedGroup) {
+    throw new HutongError(
+      'E_CONFIG',
+      '/ingest/sharedGroup: the embedded broker (aedes 1.2) delivers nothing to shared subscriptions; set mqtt.broker to "mosquitto" or remove sharedGroup',
+    );
+  }
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(p));
   const dataDir = abs(cfg.dataDir);
   try {
@@ -74,12 +81,6 @@ export async function startCloud(cfg: CloudConfig, logger: Logger, so: StartOpti
     }
     await ensureDatabase(influxUrl, cfg.influx.db);
 
-    if (cfg.mqtt.broker === 'aedes' && cfg.ingest.sharedGroup) {
-      throw new HutongError(
-        'E_CONFIG',
-        '/ingest/sharedGroup: the embedded broker (aedes 1.2) delivers nothing to shared subscriptions; set mqtt.broker to "mosquitto" or remove sharedGroup',
-      );
-    }
     const broker: CloudBroker =
       cfg.mqtt.broker === 'mosquitto'
         ? new MosquittoBroker({ tls, gateways: registry.gateways, logger, dir: join(dataDir, 'mosquitto'), host: cfg.mqtt.host, port: cfg.mqtt.port, maxPacket: cfg.mqtt.maxPacket })

@@ -132,9 +132,10 @@ describe('HTTP API (inject)', () => {
         { id: 'p-1', kind: 'parking', lot: 'L1', space: 'S1' },
         { id: 'p-2', kind: 'parking', lot: 'L1', space: 'S2' },
         { id: 'sc-1', kind: 'scanner' },
+        { id: 'cam-9', kind: 'camera', zone: 'z1', grid: 'g2' },
       ],
     });
-    expect(put).toEqual({ status: 200, body: { gateway: 'gw-1', written: 3 } });
+    expect(put).toEqual({ status: 200, body: { gateway: 'gw-1', written: 4 } });
     expect(reg.devices.kindOf('gw-1', 'p-2')).toBe('parking');
     const bad = await call('PUT', '/api/gateways/gw-1/devices', 'ivan', { devices: [{ id: 'x', kind: 'toaster' }] });
     expect(bad).toMatchObject({ status: 400, body: { code: 'E_SCHEMA' } });
@@ -144,6 +145,9 @@ describe('HTTP API (inject)', () => {
       ['p-2', 'L1', null],
       ['sc-1', null, null],
     ]);
+    // the camera sits in grid g2: hidden from an operator of g1, shown to one of every grid
+    const root = await call('GET', '/api/gateways/gw-1/devices', 'root');
+    expect(root.body.devices.map((d: { id: string }) => d.id)).toEqual(['cam-9', 'p-1', 'p-2', 'sc-1']);
   });
 
   it('answers 503 for telemetry when no InfluxDB reader is configured', async () => {

@@ -99,7 +99,9 @@ export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
     { preHandler: app.requireRole('operator', 'installer'), schema: { params: GatewayParams, response: { 200: DeviceList, ...errors } } },
     async (req) => {
       const g = await visible(req, req.params.id);
-      const devices = await reg.devices.list(g.id);
+      const user = currentUser(req);
+      // A device may sit in another grid than its gateway (a camera watching the next block): filter on both.
+      const devices = (await reg.devices.list(g.id)).filter((d) => userMaySeeGrid(user, d.grid));
       const seen = await app.hutong.telemetry?.deviceLastSeen(g.id).catch((err) => {
         req.log.warn({ err }, 'device last-seen unavailable');
         return undefined;
