@@ -17,7 +17,16 @@ function memSink() {
 }
 
 const sources: StatsSources = {
-  outbox: () => ({ depth: [1, 2, 3], bytes: 100, inFlight: 1, oldestAgeMs: 4500, dropped: [0, 0, 7], appended: 10, released: 4 }),
+  outbox: () => ({
+    depth: [1, 2, 3],
+    bytes: 100,
+    inFlight: 1,
+    oldestAgeMs: 4500,
+    dropped: [0, 0, 7],
+    appended: 10,
+    released: 4,
+    refused: { full: [0, 0, 2], io: 1 },
+  }),
   uplinkConnected: () => true,
   clockOffsetMs: () => -12,
   counters: () => ({ 'tcp:sc-1': { lines: 3, rejected_e_device_line: 1 }, uplink: { acks: 2 } }),
@@ -97,6 +106,7 @@ describe('gateway stats', () => {
     ]);
     expect(text).toContain('hutong_outbox_depth{gateway="gw-1",class="2"} 3');
     expect(text).toContain('hutong_outbox_dropped_total{gateway="gw-1",class="2"} 7');
+    expect(text).toContain('hutong_outbox_refused_total{gateway="gw-1",reason="io"} 1');
     expect(text).toContain('hutong_part_stat{gateway="gw-1",part="tcp:sc-1",name="rejected_e_device_line"} 1');
     expect(text).toContain('hutong_device_up{gateway="gw-1",device="p-1",kind="parking"} 1');
     const types = text.split('\n').filter((l) => l.startsWith('# TYPE'));

@@ -20,6 +20,14 @@ export function renderMetrics(gw: string, s: StatsSources, p: ProcessSample, dev
   metric('hutong_outbox_in_flight', 'gauge', 'items sent and awaiting the cloud ack', [['', ob.inFlight]]);
   metric('hutong_outbox_oldest_seconds', 'gauge', 'age of the oldest unreleased item', [['', ob.oldestAgeMs / 1000]]);
   metric('hutong_outbox_dropped_total', 'counter', 'items dropped (full or too old), per class', ob.dropped.map((d, i) => [`class="${i}"`, d]));
+  if (ob.expired) metric('hutong_outbox_expired_total', 'counter', 'of the dropped: too old (maxAgeMs), per class', ob.expired.map((d, i) => [`class="${i}"`, d]));
+  if (ob.refused) {
+    metric('hutong_outbox_refused_total', 'counter', 'appends refused (E_OUTBOX_FULL per class, E_OUTBOX_IO)', [
+      ...ob.refused.full.map((d, i): [string, number] => [`reason="full",class="${i}"`, d]),
+      ['reason="io"', ob.refused.io],
+    ]);
+  }
+  if (ob.corrupt !== undefined) metric('hutong_outbox_corrupt_total', 'counter', 'torn or corrupt outbox regions found (E_OUTBOX_CORRUPT)', [['', ob.corrupt]]);
   metric('hutong_outbox_appended_total', 'counter', 'items appended', [['', ob.appended]]);
   metric('hutong_outbox_released_total', 'counter', 'items released after the cloud ack', [['', ob.released]]);
   metric('hutong_uplink_connected', 'gauge', '1 when connected to the cloud broker', [['', s.uplinkConnected() ? 1 : 0]]);
