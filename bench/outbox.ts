@@ -269,9 +269,9 @@ async function gatewayMain(dir: string, total: number, mqttUrl: string | undefin
       await probe.release(batch.map((b) => b.id));
     }
   } else {
-    const cfg = checkConfig(UplinkSection, { url: mqttUrl });
+    const cfg = checkConfig(UplinkSection, { url: mqttUrl, holdUntilClockSync: false });
     if (!cfg.ok) throw new Error(JSON.stringify(cfg.issues));
-    const uplink = new Uplink({ gatewayId: GW, config: cfg.value, outbox: probe, stamper: new SyncedStamper('bench'), logger: log, holdUntilSynced: false });
+    const uplink = new Uplink({ gatewayId: GW, config: cfg.value, outbox: probe, stamper: new SyncedStamper('bench'), logger: log });
     await uplink.start();
     while (backlogLeft()) await sleep(20);
     const drainS = (performance.now() - tf) / 1000;

@@ -1,13 +1,14 @@
 /**
  * Child process for the kill -9 test (outbox-kill.test.ts): appends to a FileOutbox from several concurrent
  * appenders as fast as it can and prints `<n>` on stdout the moment the append of item n resolved (i.e. the
- * moment a device would have been answered). The parent SIGKILLs it mid-burst.
- * Usage: tsx outbox-child.ts DIR START APPENDERS
+ * moment a device would have been answered). With DRAIN=1 it also leases and releases as an uplink would,
+ * printing `r<n>` once the release of item n resolved. The parent SIGKILLs it mid-burst.
+ * Usage: tsx outbox-child.ts DIR START APPENDERS [DRAIN]
  */
 import { pino } from 'pino';
 import { FileOutbox } from '../src/outbox/file.js';
 
-const [dir, startArg, appendersArg] = process.argv.slice(2);
+const [dir, startArg, appendersArg, drainArg] = process.argv.slice(2);
 const start = Number(startArg ?? 0);
 const appenders = Number(appendersArg ?? 8);
 const ob = new FileOutbox(
@@ -34,4 +35,18 @@ async function appender(): Promise<void> {
     process.stdout.write(`${k}\n`);
   }
 }
-await Promise.all(Array.from({ length: appenders }, () => appender()));
+async function drainer(): Promise<void> {
+  for (;;) {
+    const got = ob.lease(50, 1 << 20);
+    if (got.length === 0) {
+      await ob.whenReadable();
+      continue;
+    }
+    await ob.release(got.map((g) => g.id));
+    const ks = got.map((g) => (JSON.parse(Buffer.from(g.data).toString()) as { k: number }).k);
+    process.stdout.write(ks.map((k) => `r${k}\n`).join(''));
+  }
+}
+const loops = Array.from({ length: appenders }, () => appender());
+if (drainArg === '1') loops.push(drainer());
+await Promise.all(loops);

@@ -11,19 +11,27 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'outbox-kill-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** Runs the appending child until it reported `until` accepted items, then SIGKILLs it; returns what it reported. */
-function burstAndKill(dir: string, start: number, until: number): Promise<Set<number>> {
+/**
+ * Runs the appending child until it reported `until` accepted items, then SIGKILLs it; returns what it reported
+ * as accepted and (with `drain`) as released.
+ */
+function burstAndKill(dir: string, start: number, until: number, drain = false): Promise<{ accepted: Set<number>; released: Set<number> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'outbox-child.ts'), dir, String(start), '8'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'outbox-child.ts'), dir, String(start), '8', drain ? '1' : '0'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const accepted = new Set<number>();
+    const released = new Set<number>();
     let rest = '';
     let killed = false;
     child.stdout.on('data', (chunk: Buffer) => {
       const lines = (rest + chunk.toString()).split('\n');
       rest = lines.pop() ?? '';
-      for (const l of lines) if (l !== 'ready') accepted.add(Number(l));
+      for (const l of lines) {
+        if (l === 'ready') continue;
+        if (l.startsWith('r')) released.add(Number(l.slice(1)));
+        else accepted.add(Number(l));
+      }
       if (!killed && accepted.size >= until) {
         killed = true;
         child.kill('SIGKILL');
@@ -32,7 +40,7 @@ function burstAndKill(dir: string, start: number, until: number): Promise<Set<nu
     child.on('error', reject);
     child.on('exit', (_code, signal) => {
       if (signal !== 'SIGKILL') reject(new Error(`child exited without being killed (${String(signal)})`));
-      else resolve(accepted);
+      else resolve({ accepted, released });
     });
   });
 }
@@ -42,7 +50,7 @@ describe('FileOutbox and kill -9', () => {
     const dir = join(root, 'kill');
     const all = new Set<number>();
     for (let round = 0; round < 3; round++) {
-      const reported = await burstAndKill(dir, round * 1_000_000, 1500);
+      const { accepted: reported } = await burstAndKill(dir, round * 1_000_000, 1500);
       for (const k of reported) all.add(k);
       const ob = new FileOutbox(
         {
@@ -74,5 +82,36 @@ describe('FileOutbox and kill -9', () => {
       // Nothing is released here, so the next round adds to the same backlog.
       await ob.close();
     }
+  });
+
+  it('killed while draining: nothing accepted and unreleased is lost, nothing whose release resolved comes back', async () => {
+    const dir = join(root, 'drain');
+    const { accepted, released } = await burstAndKill(dir, 0, 3000, true);
+    expect(released.size).toBeGreaterThan(0);
+    const ob = new FileOutbox(
+      {
+        dir,
+        maxBytes: 1 << 28,
+        maxAgeMs: 7 * 24 * 3600_000,
+        liveShare: 0.25,
+        segmentBytes: 256 * 1024,
+        groupCommitMs: 0,
+        fsync: 'data',
+        ackFlushMs: 0,
+      },
+      pino({ level: 'silent' }),
+    );
+    await ob.open();
+    const present = new Set<number>();
+    for (;;) {
+      const got = ob.lease(5000, 1 << 30);
+      if (got.length === 0) break;
+      for (const g of got) present.add((JSON.parse(g.data.toString()) as { k: number }).k);
+    }
+    await ob.close();
+    const lost = [...accepted].filter((k) => !released.has(k) && !present.has(k));
+    expect(lost).toEqual([]);
+    const back = [...released].filter((k) => present.has(k));
+    expect(back).toEqual([]);
   });
 });
