@@ -164,6 +164,16 @@ export class Ingest {
     return out;
   }
 
+  /** Presence is bookkeeping for the API: its failure must not cost a batch its write or ack. */
+  private tellPresence(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.bump('presence_errors');
+      this.warnings.warn('presence', { err: String(e) }, 'presence sink failed');
+    }
+  }
+
   private bump(name: string, by = 1): void {
     this.counts.set(name, (this.counts.get(name) ?? 0) + by);
   }
@@ -231,7 +241,7 @@ export class Ingest {
       return;
     }
     this.bump('status');
-    this.opts.presence?.status(gw, msg.state, Date.now());
+    this.tellPresence(() => this.opts.presence?.status(gw, msg.state, Date.now()));
   }
 
   private onTime(gw: string, topic: string, payload: Buffer): void {
@@ -327,8 +337,8 @@ export class Ingest {
     const entry: AckEntry = { id: env.id, stored, rejected };
     if (codes) entry.codes = codes;
     cur.addAck(gw, entry);
-    this.opts.presence?.seen(gw, Date.now());
     this.scheduleFlush();
+    this.tellPresence(() => this.opts.presence?.seen(gw, Date.now()));
   }
 
   /**
