@@ -31,6 +31,8 @@ export interface StackOptions {
   apiPort?: number;
   password?: string;
   repoRoot?: string;
+  /** Adjusts the gateway config before it is written (tests shorten timeouts with it). */
+  edgeTweak?: (config: Record<string, Record<string, unknown>>) => void;
 }
 
 export class CompoundStack {
@@ -50,6 +52,8 @@ export class CompoundStack {
   sitePort = 0;
   httpPort = 0;
   cameraUrl: string | undefined;
+  /** The gateway config as written. */
+  edgeConfig: Record<string, unknown> = {};
   operator!: CloudApi;
   private socat: ReturnType<typeof spawn> | undefined;
   private readonly root: string;
@@ -160,6 +164,8 @@ export class CompoundStack {
       issuerKeys,
       ...(this.cameraUrl ? { cameraUrl: this.cameraUrl } : {}),
     });
+    this.o.edgeTweak?.(ec as Record<string, Record<string, unknown>>);
+    this.edgeConfig = ec;
     await writeFile(edgeFile, JSON.stringify(ec, null, 2));
     this.edge = this.proc('gateway', 'edge/src/main.ts', ['--config', edgeFile]);
     this.edge.start();
