@@ -140,6 +140,21 @@ describe('site broker acceptance', () => {
     expect(adapter.counters().failed_e_outbox_full).toBe(1);
   });
 
+  it('closes a connection whose packet is above maxPacket, without a PUBACK', async () => {
+    const dev = await device('p-1');
+    const closed = new Promise<void>((r) => dev.once('close', () => r()));
+    let acked = false;
+    dev.publishAsync('site/parking/p-1', Buffer.alloc(20_000, 0x20), { qos: 1 }).then(
+      () => {
+        acked = true;
+      },
+      () => {},
+    );
+    await closed;
+    expect(acked).toBe(false);
+    expect(broker.stats().rejected_e_oversized_packet).toBe(1);
+  });
+
   it('lets devices subscribe only to answers, decisions and relay commands', async () => {
     const dev = await device('sc-1');
     const granted = await dev.subscribeAsync(['site/scanner/sc-1/answer', 'site/gate/+/relay'], { qos: 1 });
