@@ -393,16 +393,19 @@ export class FileOutbox extends OutboxBase<FileEntry> {
     this.segments.push(seg);
     let misplaced = 0;
     const buf = await readFile(log);
-    const scan = scanSegment(buf, (f) => {
+    const scan = scanSegment(buf, (b, off, size) => {
+      const id = b.readDoubleLE(off + 8);
       // Ids grow across segments; one that does not (a file copied in by hand) is skipped, not trusted.
-      if (f.id < this.nextId || f.id < firstId) {
+      if (id < this.nextId || id < firstId) {
         misplaced++;
         return;
       }
-      this.nextId = f.id + 1;
-      const o = f.id - firstId;
+      this.nextId = id + 1;
+      const o = id - firstId;
       if (released !== undefined && o < released.length && released[o] === 1) return;
-      this.index.add({ id: f.id, cls: f.cls, type: f.type, at: f.at, size: f.size, state: WAITING, seg, off: f.off });
+      const cls = b[off + 24] as 0 | 1 | 2;
+      const type = b[off + 25] === 0 ? 'rec' : 'img';
+      this.index.add({ id, cls, type, at: b.readDoubleLE(off + 16), size, state: WAITING, seg, off });
       seg.live++;
     });
     seg.size = Math.max(scan.goodEnd, HEADER);

@@ -54,20 +54,29 @@ export function writeFrame(buf: Buffer, off: number, id: number, at: number, cls
   buf.writeUInt32LE(frameCrc(buf, off, data.byteLength), off);
 }
 
+/** Payload length of the frame at `off` if it is whole and its CRC holds, else -1. Never throws. */
+export function checkFrame(buf: Buffer, off: number, end = buf.length): number {
+  if (off < 0 || off + FRAME_OVERHEAD > end) return -1;
+  if (buf[off + 26] !== M1 || buf[off + 27] !== M2) return -1;
+  if (buf[off + 24]! > 2 || buf[off + 25]! > 1) return -1;
+  const size = buf.readUInt32LE(off + 4);
+  if (size > MAX_PAYLOAD || off + FRAME_OVERHEAD + size > end) return -1;
+  const id = buf.readDoubleLE(off + 8);
+  if (!Number.isSafeInteger(id) || id < 1) return -1;
+  if (frameCrc(buf, off, size) !== buf.readUInt32LE(off)) return -1;
+  return size;
+}
+
 /** The frame at `off` if it is whole and its CRC holds, else undefined. Never throws. */
 export function readFrame(buf: Buffer, off: number, end = buf.length): Frame | undefined {
-  if (off < 0 || off + FRAME_OVERHEAD > end) return undefined;
-  if (buf[off + 26] !== M1 || buf[off + 27] !== M2) return undefined;
-  const cls = buf[off + 24]!;
-  const type = buf[off + 25]!;
-  if (cls > 2 || type > 1) return undefined;
-  const size = buf.readUInt32LE(off + 4);
-  if (size > MAX_PAYLOAD || off + FRAME_OVERHEAD + size > end) return undefined;
-  const id = buf.readDoubleLE(off + 8);
-  if (!Number.isSafeInteger(id) || id < 1) return undefined;
-  if (frameCrc(buf, off, size) !== buf.readUInt32LE(off)) return undefined;
-  return { id, at: buf.readDoubleLE(off + 16), cls: cls as 0 | 1 | 2, type: type === 0 ? 'rec' : 'img', off, size };
+  const size = checkFrame(buf, off, end);
+  if (size < 0) return undefined;
+  const cls = buf[off + 24] as 0 | 1 | 2;
+  return { id: buf.readDoubleLE(off + 8), at: buf.readDoubleLE(off + 16), cls, type: buf[off + 25] === 0 ? 'rec' : 'img', off, size };
 }
+
+/** Id of the (already checked) frame at `off`. */
+export const frameId = (buf: Buffer, off: number): number => buf.readDoubleLE(off + 8);
 
 export interface ScanResult {
   frames: Frame[];
@@ -82,9 +91,10 @@ export interface ScanResult {
  * Reads every good frame of a segment. A frame that fails (length, marker, CRC, or an id not above the
  * previous one) starts a corrupt region: the scan looks byte by byte for the next good frame with a higher id.
  * If there is one, the region in between is skipped (mid-segment corruption); if not, the region is the tail.
- * With `onFrame`, good frames go to it instead of `frames` (opening a day of backlog keeps no second copy).
+ * With `onFrame`, good frames go to it (buffer, offset, payload length) instead of `frames`: opening a day of
+ * backlog makes no frame objects.
  */
-export function scanSegment(buf: Buffer, onFrame?: (f: Frame) => void): ScanResult {
+export function scanSegment(buf: Buffer, onFrame?: (buf: Buffer, off: number, size: number) => void): ScanResult {
   const headerOk = buf.length >= HEADER && buf.subarray(0, HEADER).equals(SEGMENT_MAGIC);
   const frames: Frame[] = [];
   const skipped: [number, number][] = [];
@@ -92,12 +102,13 @@ export function scanSegment(buf: Buffer, onFrame?: (f: Frame) => void): ScanResu
   let lastId = 0;
   let goodEnd = Math.min(HEADER, buf.length);
   while (off < buf.length) {
-    const f = readFrame(buf, off);
-    if (f !== undefined && f.id > lastId) {
-      if (onFrame) onFrame(f);
-      else frames.push(f);
-      lastId = f.id;
-      off += FRAME_OVERHEAD + f.size;
+    const size = checkFrame(buf, off);
+    const id = size < 0 ? 0 : frameId(buf, off);
+    if (size >= 0 && id > lastId) {
+      if (onFrame) onFrame(buf, off, size);
+      else frames.push(readFrame(buf, off)!);
+      lastId = id;
+      off += FRAME_OVERHEAD + size;
       goodEnd = off;
       continue;
     }
