@@ -51,7 +51,7 @@ describe('HTTP API (inject)', () => {
       expect(r.status).toBe(200);
       tokens[u.name] = r.body.token;
     }
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await app?.close();

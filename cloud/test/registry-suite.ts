@@ -21,7 +21,7 @@ export function registrySuite(name: string, open: () => Promise<Db>, cleanup: ()
       await reg.start();
       await reg.createGateway({ id: 'gw-a', name: 'A', compound: 'c1', grid: 'g1' }, 'alice');
       await reg.createGateway({ id: 'gw-b', name: 'B', compound: 'c1', grid: 'g2' }, 'alice');
-    }, 60_000);
+    }, 120_000);
     afterAll(async () => {
       await reg?.stop();
       await db?.close();

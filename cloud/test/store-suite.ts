@@ -8,9 +8,10 @@ import { type Db, MIGRATIONS, migrate, schemaVersion } from '../src/store/index.
 export function storeSuite(name: string, open: () => Promise<Db>, cleanup: () => Promise<void> = async () => {}): void {
   describe(`store: ${name}`, () => {
     let db: Db;
+    // PGlite's first open compiles its WASM (seconds, more on a loaded machine)
     beforeAll(async () => {
       db = await open();
-    });
+    }, 120_000);
     afterAll(async () => {
       await db?.close();
       await cleanup();
