@@ -14,6 +14,7 @@ import type { EdgeConfig } from './config/edge-config.js';
 import { DeviceHealth } from './health/devices.js';
 import { GatewayStats, ProcessSampler, type StatsSources } from './health/stats.js';
 import { type Part, Supervisor } from './health/supervisor.js';
+import { parkingRoutes } from './http/parking.js';
 import { GatewayHttp } from './http/server.js';
 import { createOutbox, type Outbox } from './outbox/index.js';
 import { OutboxImageSink } from './records/image-sink.js';
@@ -153,7 +154,7 @@ export async function startAgent(config: EdgeConfig, logger: Logger, opts: Agent
     logger: log.child({ part: 'stats' }),
   });
   const http = config.http.enabled
-    ? new GatewayHttp({ gatewayId: gw, config: config.http, sources, sampler, devices: () => health.devices(), logger: log })
+    ? new GatewayHttp({ gatewayId: gw, config: config.http, sources, sampler, devices: () => health.devices(), logger: log, routes: [parkingRoutes(parking)] })
     : undefined;
 
   // --- start, in the order data flows ---

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { HttpSection } from '../config/schema.js';
 import type { DeviceState } from '../health/devices.js';
@@ -12,6 +12,8 @@ export interface GatewayHttpOptions {
   sampler: ProcessSampler;
   devices: () => DeviceState[];
   logger: Logger;
+  /** More route plugins (parking boards, camera live view), registered before listen. */
+  routes?: FastifyPluginAsync[];
 }
 
 const HealthReply = {
@@ -63,6 +65,7 @@ export class GatewayHttp {
       reply.code(200);
       return body;
     });
+    for (const r of this.o.routes ?? []) await app.register(r);
     await app.listen({ host: this.o.config.host, port: this.o.config.port });
     const addr = app.server.address();
     this.boundPort = typeof addr === 'object' && addr ? addr.port : 0;
