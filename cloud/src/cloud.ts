@@ -136,7 +136,7 @@ export async function startCloud(cfg: CloudConfig, logger: Logger, so: StartOpti
       logger,
       registry,
       telemetry,
-      mqtt: { url: broker.url, caPem: tls.caPem },
+      mqtt: { url: cfg.mqtt.publicUrl ?? broker.url, caPem: tls.caPem },
       checks: {
         store: async () => ((await db.query('SELECT 1 AS ok')).length === 1 ? 'up' : 'down'),
         broker: () => broker.state(),

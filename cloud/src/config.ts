@@ -35,6 +35,12 @@ export const MqttConfig = Type.Object(
       maxItems: 32,
       description: 'extra DNS names / IPs for the server certificate (besides localhost, 127.0.0.1); used when the certificate is first made',
     }),
+    publicUrl: Type.Optional(
+      Type.String({
+        pattern: '^mqtts://[^/]+:[0-9]+$',
+        description: 'broker URL handed to gateways at enrolment when they reach the cloud by another name (its host must be in tlsHosts); default: the listener\'s own URL',
+      }),
+    ),
     maxPacket: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: Limits.maxPacket, description: 'largest MQTT payload (bytes)' }),
   },
   { additionalProperties: false, default: {} },
