@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { timeStep } from '@hutong/protocols';
-import { CompoundStack, influxCount, LineClient, referenceCompound, rng, waitUntil, Wallet } from '@hutong/simulators';
+import { CompoundStack, freePort, influxCount, LineClient, referenceCompound, rng, waitUntil, Wallet } from '@hutong/simulators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -139,4 +140,37 @@ describe('compound services end to end', () => {
     const cloud = (await stack.operator.call('GET', '/api/parking/lots')) as { lots: ({ lot: string } & (typeof want)[string])[] };
     expect(Object.fromEntries(cloud.lots.map((l) => [l.lot, { free: l.free, occupied: l.occupied, unknown: l.unknown }]))).toEqual(want);
   }, 600_000);
+
+  it('is scraped by Prometheus on the gateway and on the cloud', async () => {
+    const port = await freePort();
+    const cfg = join(dir, 'prometheus.yml');
+    const api = new URL(stack.apiUrl);
+    writeFileSync(
+      cfg,
+      [
+        'global: { scrape_interval: 1s, scrape_timeout: 1s }',
+        'scrape_configs:',
+        `  - { job_name: gateway, static_configs: [ { targets: ['127.0.0.1:${stack.httpPort}'] } ] }`,
+        `  - { job_name: cloud, static_configs: [ { targets: ['127.0.0.1:${api.port}'] } ] }`,
+        '',
+      ].join('\n'),
+    );
+    const prom = spawn('prometheus', [`--config.file=${cfg}`, `--storage.tsdb.path=${join(dir, 'prom')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+    try {
+      const query = async (q: string) => {
+        const r = (await (await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as {
+          data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+        };
+        return r.data.result;
+      };
+      await waitUntil(async () => (await query('up')).filter((x) => x.value[1] === '1').length === 2, 60_000, 500);
+      const up = await query('up');
+      expect(Object.fromEntries(up.map((x) => [x.metric.job, x.value[1]]))).toEqual({ gateway: '1', cloud: '1' });
+      expect((await query('hutong_outbox_depth')).length).toBeGreaterThan(0);
+      expect(Number((await query('hutong_cloud_ingest_stored_points'))[0]?.value[1])).toBeGreaterThan(0);
+      expect((await query(`hutong_cloud_gateway_online{gw="${profile.gatewayId}"}`))[0]?.value[1]).toBe('1');
+    } finally {
+      prom.kill('SIGTERM');
+    }
+  }, 120_000);
 });

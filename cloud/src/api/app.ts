@@ -6,6 +6,7 @@ import { auditRoutes } from './routes/audit.js';
 import { enrolRoutes } from './routes/enrol.js';
 import { gatewayRoutes } from './routes/gateways.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { sessionRoutes } from './routes/session.js';
 import { telemetryRoutes } from './routes/telemetry.js';
 import { servicesPlugin, type ServicesOptions } from './services.js';
@@ -74,6 +75,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   app.register(servicesPlugin, { ...o, counters });
   app.register(authPlugin, { users: o.registry.users });
   app.register(healthRoutes);
+  app.register(metricsRoutes);
   app.register(sessionRoutes);
   app.register(enrolRoutes);
   app.register(gatewayRoutes);
