@@ -22,6 +22,7 @@ export const ErrorCodes = {
   E_FORBIDDEN: 'not allowed for this role or grid',
   E_RATE_LIMITED: 'too many attempts from this address: wait and retry',
   E_NOT_FOUND: 'the named object (pass, issuer key, gateway, task) does not exist',
+  E_INTERNAL: 'an unexpected failure inside the service (logged with its stack); the request may be retried',
   // storage / processes
   E_INFLUX_WRITE: 'InfluxDB write failed',
   E_BINARY_MISSING: 'a required program is not installed',
