@@ -4,9 +4,9 @@
  *  1. Per-frame work from a decoded frame to events — letterbox, inference, decode/NMS (in the detector worker),
  *     tracking and events (main thread) — against a bare `session.run` on the same warmed session, interleaved,
  *     median of ≥ 200 frames each. Target: ≤ 1.3×.
- *  2. ffmpeg's CPU while capturing (share of one core).
+ *  2. ffmpeg's CPU while capturing the simulated RTSP camera (share of one core).
  *  3. The share of inferences the motion gate skips on a static scene (target ≥ 90 %).
- *  4. With the camera simulator and a trained model: item appearing at the RTSP source → litter event, p95
+ *  4. With a trained model: item appearing at the RTSP source → litter event, p95
  *     (target ≤ 2 s).
  *
  *   npx tsx bench/detect.ts                 # BENCH_FRAMES=300 by default
@@ -18,6 +18,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateScenario, startCameraServer } from '@hutong/simulators';
 import sharp from 'sharp';
 import { checkConfig } from '@hutong/protocols';
 import { FfmpegCapture } from '../edge/src/camera/capture.js';
@@ -71,40 +72,23 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-type Sim = typeof import('@hutong/simulators');
-interface SimCamera {
-  startCameraServer(o: Record<string, unknown>): Promise<{
-    url: string;
-    clockStart: number;
-    now(): number;
-    stop(): Promise<void>;
-  }>;
-  generateScenario(o: Record<string, unknown>): { width: number; height: number; zones: { id: string; polygon: [number, number][] }[]; items: Record<string, unknown>[] };
-}
-
-/** The camera simulator, when the simulators package exports it. */
-async function loadSimulator(): Promise<SimCamera | undefined> {
-  const m = (await import('@hutong/simulators').catch(() => undefined)) as (Sim & Partial<SimCamera>) | undefined;
-  return m?.startCameraServer && m.generateScenario ? (m as unknown as SimCamera) : undefined;
-}
-
 /**
  * Latency from an item appearing at the RTSP source to its litter event: 8 scripted items appear 6 s apart (each in
  * its own spot, at once, staying 20 s), read through CameraService exactly as the agent runs it.
  */
-async function sourceToEvent(sim: SimCamera, modelPath: string): Promise<number[]> {
-  const sc = sim.generateScenario({ seed: 21, durationMs: 120_000, items: 8, loop: false });
+async function sourceToEvent(modelPath: string): Promise<number[]> {
+  const sc = generateScenario({ seed: 21, durationMs: 120_000, items: 8, loop: false });
   const cols = 4;
   sc.items = sc.items.slice(0, 8).map((it, k) => ({
     ...it,
-    item: { ...(it.item as Record<string, unknown>), length: Math.max(Number((it.item as { length: number }).length), 60) },
+    item: { ...it.item, length: Math.max(it.item.length, 60) },
     x: Math.round((W * ((k % cols) + 0.5)) / cols),
     y: Math.round(H * (k < cols ? 0.3 : 0.75)),
     appearMs: 5_000 + 6_000 * k,
     removeMs: 25_000 + 6_000 * k,
     fadeInMs: 0,
   }));
-  const server = await sim.startCameraServer({ fps: 2, width: W, height: H, scenario: sc });
+  const server = await startCameraServer({ fps: 2, width: W, height: H, scenario: sc });
   const events: { at: number; box: number[] }[] = [];
   const svc = new CameraService({
     config: {
@@ -130,10 +114,9 @@ async function sourceToEvent(sim: SimCamera, modelPath: string): Promise<number[
   await server.stop();
   const out: number[] = [];
   for (const it of sc.items) {
-    const x = Number(it.x);
-    const y = Number(it.y);
+    const { x, y } = it;
     const ev = events.find((e) => Math.abs((e.box[0] ?? 0) + (e.box[2] ?? 0) / 2 - x) < 60 && Math.abs((e.box[1] ?? 0) + (e.box[3] ?? 0) / 2 - y) < 60);
-    if (ev) out.push(ev.at - (server.clockStart + Number(it.appearMs)));
+    if (ev) out.push(ev.at - (server.clockStart + it.appearMs));
   }
   return out;
 }
@@ -193,11 +176,9 @@ async function main(): Promise<void> {
   }
   await det.stop();
 
-  // 2. ffmpeg CPU while capturing 1280×720 at 2 fps: from the simulated RTSP camera (H.264 decode) when it
-  // exists, else from ffmpeg's own test source (generation, no decode)
-  const sim = await loadSimulator();
-  const camServer = sim ? await sim.startCameraServer({ fps: 2, width: W, height: H, seed: 5 }) : undefined;
-  const capUrl = camServer ? camServer.url : `lavfi:testsrc2=size=${W}x${H}:rate=10`;
+  // 2. ffmpeg CPU while capturing 1280×720 at 2 fps from the simulated RTSP camera (H.264 decode)
+  const camServer = await startCameraServer({ fps: 2, width: W, height: H, seed: 5 });
+  const capUrl = camServer.url;
   const cap = new FfmpegCapture({ url: capUrl, fps: 2, queueSize: 2, stallMs: 10_000, backoffMinMs: 500, backoffMaxMs: 2000, ffmpegPath: 'ffmpeg' }, log);
   await cap.start();
   const drain = (async () => {
@@ -213,8 +194,8 @@ async function main(): Promise<void> {
   const capFps = (cap.counters.frames - f0) / 8;
   await cap.stop();
   await drain;
-  await camServer?.stop();
-  const latency = sim && modelIsReal ? await sourceToEvent(sim, modelPath) : [];
+  await camServer.stop();
+  const latency = modelIsReal ? await sourceToEvent(modelPath) : [];
 
   // 3. motion gate on a static scene: one real frame + sensor noise, 10 min at 2 fps
   const gate = new MotionGate({ width: 160, height: 90, pixelDelta: 18, threshold: 0.002, alpha: 0.05, fullCheckMs: 10_000 });
@@ -249,12 +230,12 @@ async function main(): Promise<void> {
   printTable([
     ['other figures', 'value'],
     ['detections per frame (mean)', fmt(dets / FRAMES, 2)],
-    [`ffmpeg CPU while capturing (% of one core, ${camServer ? 'RTSP H.264 from the camera simulator' : 'lavfi test source'})`, fmt(ffCpu, 1)],
+    ['ffmpeg CPU while capturing RTSP H.264 1280×720 2 fps (% of one core)', fmt(ffCpu, 1)],
     ['capture rate (frames/s, target 2)', fmt(capFps, 2)],
     ['motion gate: inferences skipped, static scene', `${fmt(skipShare * 100, 1)} %`],
     [
       'item at the RTSP source → litter event, p95 (ms)',
-      latency.length > 0 ? `${fmt(percentile(latency, 95))} (median ${fmt(median(latency))}, n=${latency.length})` : `n/a (${!sim ? 'no camera simulator' : 'no trained model'})`,
+      latency.length > 0 ? `${fmt(percentile(latency, 95))} (median ${fmt(median(latency))}, n=${latency.length})` : 'n/a (no trained model)',
     ],
   ]);
   finalLine('detect', `${fmt(mp, 1)} ms/frame`, mp / mb, 'bare session.run');
