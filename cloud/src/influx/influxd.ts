@@ -74,6 +74,10 @@ export function influxdConfig(dataDir: string, httpPort: number, rpcPort: number
     `  bind-address = ${q(`127.0.0.1:${httpPort}`)}`,
     '  log-enabled = false',
     `  max-body-size = ${maxBodyBytes}`,
+    // The 10 s default makes a busy influxd answer 500 "timeout" for writes it then completes anyway, and
+    // the retry repeats the work; a longer bound keeps a loaded machine from amplifying its own load.
+    '[coordinator]',
+    '  write-timeout = "60s"',
     '[monitor]',
     '  store-enabled = false',
     '[logging]',
