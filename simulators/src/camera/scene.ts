@@ -37,7 +37,7 @@ export class SceneTimeline {
       for (let i = 0; i < items.length; i += 8) {
         const batch = items.slice(i, i + 8);
         const done = await Promise.all(batch.map((it) => renderSprite(it.item)));
-        batch.forEach((it, k) => sprites.set(it.id, done[k] as Sprite));
+        for (const [k, it] of batch.entries()) sprites.set(it.id, done[k] as Sprite);
       }
     };
     const [background] = await Promise.all([
