@@ -6,4 +6,5 @@ export * from './profiles/compound.js';
 export * from './profiles/rng.js';
 export * from './faults/index.js';
 export * from './stack/index.js';
+export * from './wallet/index.js';
 export * from './camera/index.js';
