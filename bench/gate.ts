@@ -34,8 +34,11 @@ const raw = (k: { export(o: { format: 'jwk' }): { x?: string; d?: string } }, pa
 class LineClient {
   private buf = '';
   private waiting: ((line: string) => void) | undefined;
+  private failed: ((e: Error) => void) | undefined;
+  private answered = 0;
   private constructor(private readonly sock: Socket) {
     sock.setNoDelay(true);
+    sock.on('close', () => this.failed?.(new Error('reader connection closed')));
     sock.on('data', (d: Buffer) => {
       this.buf += d.toString();
       const i = this.buf.indexOf('\n');
@@ -54,9 +57,19 @@ class LineClient {
       s.once('error', reject);
     });
   }
+  /** One request, one answer; a missing answer fails the run after 10 s instead of hanging it. */
   ask(line: string): Promise<string> {
-    return new Promise((resolve) => {
-      this.waiting = resolve;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer within 10 s after ${this.answered} answers`)), 10_000);
+      this.waiting = (l) => {
+        clearTimeout(timer);
+        this.answered++;
+        resolve(l);
+      };
+      this.failed = (e) => {
+        clearTimeout(timer);
+        reject(e);
+      };
       this.sock.write(`${line}\n`);
     });
   }
@@ -101,7 +114,6 @@ async function main(): Promise<void> {
     logger,
   });
   await reader.start();
-  const client = await LineClient.connect(reader.port);
 
   // Passes: every request a different pass (a code is refused when seen twice); 1 in 10 revoked. Codes are made
   // per chunk of 100 right before use, so none goes stale on a slow machine.
@@ -129,15 +141,19 @@ async function main(): Promise<void> {
       return { pass, secret: raw(holder.privateKey, 'd'), revoked: isRevoked };
     });
 
+  // All passes are made before the reader connects (making them takes long on a busy machine, and the reader
+  // would be closed as idle); their codes are made per chunk right before use.
+  const batches = Array.from({ length: ROUNDS + 1 }, (_, r) => passes(r));
+  const client = await LineClient.connect(reader.port);
   // Warm-up (JIT, first segment file): 200 codes, not measured.
-  for (const p of passes(ROUNDS).slice(0, 200)) await client.ask(makeCode(p.pass, p.secret, Date.now(), crypto));
+  for (const p of (batches[ROUNDS] ?? []).slice(0, 200)) await client.ask(makeCode(p.pass, p.secret, Date.now(), crypto));
 
   const rows: (string | number)[][] = [['round', 'gate p50 ms', 'gate p99 ms', 'bare p50 ms', 'bare p99 ms', 'grants', 'denied revoked', 'wrong']];
   const allGate: number[] = [];
   const allBare: number[] = [];
   const issuerKey = base64urlDecode(cfg.value.issuerKeys[0]?.publicKey as string) as Uint8Array;
   for (let r = 0; r < ROUNDS; r++) {
-    const batch = passes(r);
+    const batch = batches[r] ?? [];
     const bare: number[] = [];
     const lat: number[] = [];
     let grants = 0;

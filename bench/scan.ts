@@ -24,8 +24,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 class LineClient {
   private buf = '';
   private waiting: ((line: string) => void) | undefined;
+  private failed: ((e: Error) => void) | undefined;
+  private answered = 0;
   private constructor(private readonly sock: Socket) {
     sock.setNoDelay(true);
+    sock.on('close', () => this.failed?.(new Error('scanner connection closed')));
     sock.on('data', (d: Buffer) => {
       this.buf += d.toString();
       const i = this.buf.indexOf('\n');
@@ -44,9 +47,19 @@ class LineClient {
       s.once('error', reject);
     });
   }
+  /** One request, one answer; a missing answer fails the run after 10 s instead of hanging it. */
   ask(line: string): Promise<string> {
-    return new Promise((resolve) => {
-      this.waiting = resolve;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer within 10 s after ${this.answered} answers`)), 10_000);
+      this.waiting = (l) => {
+        clearTimeout(timer);
+        this.answered++;
+        resolve(l);
+      };
+      this.failed = (e) => {
+        clearTimeout(timer);
+        reject(e);
+      };
       this.sock.write(`${line}\n`);
     });
   }
