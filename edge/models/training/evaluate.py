@@ -4,7 +4,7 @@
 back to the PyTorch checkpoint when node is missing) -> decode -> per-class NMS IoU 0.5.
 
 Metrics per set:
-  mAP50            mean over classes of all-point-interpolated AP at IoU 0.5 (conf >= 0.001)
+  mAP50            mean over classes of all-point-interpolated AP at IoU 0.5 (conf >= 0.005, best 300 pre-NMS, 100 per frame)
   precision/recall at confidence 0.5 (class must match, IoU >= 0.5)
   empty-frame FP   detections at confidence 0.5 on frames without litter
 Sets:
@@ -89,7 +89,7 @@ def ap_from(recs, npos_c):
 
 def metrics(outs, metas, gts, conf=0.5, iou=0.5):
     # mAP at low confidence
-    dets_lo = [decode(o, 0.001, iou, *m) for o, m in zip(outs, metas)]
+    dets_lo = [decode(o, 0.005, iou, *m) for o, m in zip(outs, metas)]
     recs, npos = match(dets_lo, gts)
     aps = {CLASSES[c]: ap_from([r for r in recs if r[1] == c], npos[c]) for c in range(len(CLASSES))}
     valid = [v for v in aps.values() if not np.isnan(v)]

@@ -56,7 +56,7 @@ def nms(boxes, scores, iou_thr):
     return np.array(keep, np.int64)
 
 
-def decode(out, conf=0.5, iou=0.5, scale=1.0, padx=0.0, pady=0.0, agnostic=False, max_det=300):
+def decode(out, conf=0.5, iou=0.5, scale=1.0, padx=0.0, pady=0.0, agnostic=False, max_det=100, pre_nms=300):
     """out: [4+nc, N] -> (boxes xyxy in frame pixels [k,4], scores [k], classes [k])."""
     xywh = out[:4].T
     cls_scores = out[4:].T
@@ -64,6 +64,9 @@ def decode(out, conf=0.5, iou=0.5, scale=1.0, padx=0.0, pady=0.0, agnostic=False
     sc = cls_scores[np.arange(len(cls)), cls]
     m = sc >= conf
     xywh, sc, cls = xywh[m], sc[m], cls[m]
+    if len(sc) > pre_nms:  # keep the best candidates only (matters at very low thresholds)
+        top = np.argsort(-sc)[:pre_nms]
+        xywh, sc, cls = xywh[top], sc[top], cls[top]
     b = np.concatenate([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], 1)
     off = 0 if agnostic else cls[:, None].astype(np.float32) * 4096.0
     keep = nms(b + off, sc, iou)[:max_det]

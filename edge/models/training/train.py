@@ -241,43 +241,62 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--cache", default="/tmp/litter_cache")
-    ap.add_argument("--cache-n", type=int, default=6000)
+    ap.add_argument("--cache-n", type=int, default=1250)
+    ap.add_argument("--cache-seed", type=int, default=1234000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="/tmp/litter_train/litter.pt")
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--cache-only", action="store_true")
+    ap.add_argument("--init", default="", help="phase 2: start from this checkpoint (its EMA weights)")
+    ap.add_argument("--decay", action="store_true", help="cosine-decay the LR to 2%% over --iters (phase 2)")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     t_all = time.time()
-    imgs, boxes, classes = build_cache(args.cache, args.cache_n, args.seed * 1000, workers=args.workers)
+    imgs, boxes, classes = build_cache(args.cache, args.cache_n, args.cache_seed, workers=args.workers)
     if args.cache_only:
         return
     t_gen = time.time() - t_all
 
     model = LitterNet()
+    prev = {}
+    if args.init:
+        ck = torch.load(args.init, map_location="cpu")
+        model.load_state_dict(ck["model"])
+        prev = ck.get("info", {})
+        print(f"init from {args.init} ({prev.get('iters')} iterations)", flush=True)
     print(f"params: {count_params(model)}", flush=True)
-    ema = EMA(model, decay=0.999, tau=200)
+    ema = EMA(model, decay=0.999, tau=200 if not args.init else 1)
     decay, no_decay = [], []
     for n_, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.999))
-    warm = 100
+    warm = 100 if not args.init else 30
 
     def lr_at(it):
-        # warm-up, then constant: the schedule does not depend on the total number of
+        # phase 1: warm-up, then constant: the schedule does not depend on the total number of
         # iterations, so the checkpoint after K iterations of a longer run is exactly the
-        # result of `--iters K` (EMA weights do the averaging at the end).
-        return args.lr * min(1.0, (it + 1) / warm)
+        # result of `--iters K` (EMA weights do the averaging).
+        # phase 2 (--decay): short warm-up, then cosine decay to 2% over --iters.
+        w = min(1.0, (it + 1) / warm)
+        if not args.decay:
+            return args.lr * w
+        p = it / max(1, args.iters - 1)
+        return args.lr * w * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
 
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
 
     def save(iters, t_train):
         info = {"params": count_params(model), "iters": iters, "batch": args.batch, "crop": args.crop, "seed": args.seed,
-                "lr": args.lr, "cache_n": args.cache_n, "cache_seed": args.seed * 1000, "train_seconds": round(t_train, 1),
-                "generate_seconds": round(t_gen, 1), "torch": torch.__version__, "threads": torch.get_num_threads()}
+                "lr": args.lr, "cache_n": args.cache_n, "cache_seed": args.cache_seed, "train_seconds": round(t_train, 1),
+                "generate_seconds": round(t_gen, 1), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                "schedule": "cosine decay" if args.decay else "warm-up + constant"}
+        if prev:  # phase 2: keep the totals
+            info = {**info, "phase1": prev, "iters": prev.get("iters", 0) + iters, "phase2_iters": iters,
+                    "train_seconds": round(prev.get("train_seconds", 0) + t_train, 1),
+                    "generate_seconds": prev.get("generate_seconds", 0)}
         torch.save({"model": ema.ema.state_dict(), "iters": iters, "info": info}, args.out + ".tmp")
         os.replace(args.out + ".tmp", args.out)
         with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
