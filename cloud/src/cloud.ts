@@ -9,6 +9,7 @@ import { AedesBroker, type CloudBroker, MosquittoBroker } from './broker/index.j
 import type { CloudConfig } from './config.js';
 import { ensureDatabase, startInfluxd } from './influx/index.js';
 import { Ingest } from './ingest/index.js';
+import { passesFeature } from './passes/index.js';
 import { Registry } from './registry/index.js';
 import { type Db, openStore } from './store/index.js';
 import { ensureCerts } from './tls/index.js';
@@ -151,6 +152,7 @@ export async function startCloud(cfg: CloudConfig, logger: Logger, so: StartOpti
       now: so.now,
     });
     // More route plugins (passes, tasks) register here, one line each, before listen.
+    await app.register(passesFeature, { prefix: '/api/passes', db, publish: publishDownlink, logger, now: so.now });
     await app.listen({ host: cfg.api.host, port: cfg.api.port });
     stack.push({ name: 'api', stop: () => app.close() });
     const addr = app.server.address() as AddressInfo;
