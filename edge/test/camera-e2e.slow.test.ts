@@ -1,0 +1,110 @@
+/**
+ * End to end on the synthetic RTSP camera: scripted litter items (one per zone) appear and are removed; each must
+ * give exactly one litter event with its crop, and each zone one zone_dirty and one zone_clean after removal.
+ * Runs the shipped model through CameraService (ffmpeg RTSP → gate → worker → tracker → events).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { checkConfig, decodeImage, type HutongRecord, type ImageHeader, type LitterRecord, type StateRecord } from '@hutong/protocols';
+import { type CameraServer, generateScenario, startCameraServer } from '@hutong/simulators';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CameraSection } from '../src/camera/config.js';
+import { iou } from '../src/camera/geometry.js';
+import { CameraService } from '../src/camera/service.js';
+import { ClockStamper } from '../src/records/stamper.js';
+
+const MODEL = fileURLToPath(new URL('../models/litter.onnx', import.meta.url));
+const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+
+const until = async (cond: () => boolean, what: string, ms: number) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+let server: CameraServer | undefined;
+let svc: CameraService | undefined;
+afterAll(async () => {
+  await svc?.stop();
+  await server?.stop();
+});
+
+// Needs the shipped model (trained separately): skipped, and reported as skipped, until it is committed.
+describe.skipIf(!existsSync(MODEL))('camera end to end on the simulated RTSP camera', () => {
+  it('each scripted item: one litter event with a crop; each zone: dirty once, clean once after removal', async () => {
+    const sc = generateScenario({ seed: 11, durationMs: 120_000, items: 3, loop: false });
+    // One item per strip zone, large enough to be unmistakable, appearing 3 s apart and staying 12 s.
+    sc.items = sc.items.slice(0, 3).map((it, k) => ({
+      ...it,
+      item: { ...it.item, length: Math.max(it.item.length, 70) },
+      x: Math.round((sc.width * (2 * k + 1)) / 6),
+      y: Math.round(sc.height * 0.6),
+      zone: sc.zones[k]?.id as string,
+      appearMs: 6_000 + 3_000 * k,
+      removeMs: 18_000 + 3_000 * k,
+      fadeInMs: 0,
+    }));
+    server = await startCameraServer({ fps: 2, width: sc.width, height: sc.height, scenario: sc });
+    const cfg = checkConfig(CameraSection, {
+      backoffMinS: 0.2,
+      backoffMaxS: 2,
+      cameras: [
+        {
+          id: 'cam1',
+          url: server.url,
+          fps: 2,
+          zones: sc.zones,
+          model: { path: MODEL },
+          motion: { fullCheckS: 2 },
+          events: { nOfM: [3, 5], lostAfterS: 2, minMisses: 2, cleanAfterS: 3 },
+        },
+      ],
+    });
+    if (!cfg.ok) throw new Error(JSON.stringify(cfg.issues));
+    const records: { at: number; r: HutongRecord }[] = [];
+    const images: ImageHeader[] = [];
+    svc = new CameraService({
+      config: cfg.value,
+      gatewayId: 'gw1',
+      sink: { append: async (rs) => void records.push(...rs.map((r) => ({ at: Date.now(), r }))) },
+      images: {
+        append: async (frame, header) => {
+          const d = decodeImage(frame);
+          if (d.ok) images.push(header);
+        },
+      },
+      stamper: new ClockStamper(),
+      log,
+    });
+    await svc.start();
+    const srv = server;
+    const lastRemove = Math.max(...sc.items.map((i) => i.removeMs ?? 0));
+    await until(() => srv.now() > lastRemove, 'the script to remove every item', 60_000);
+    const cleans = () => records.filter(({ r }) => r.k === 'state' && r.type === 'zone_clean').length;
+    await until(() => cleans() >= 3, 'three zone_clean records', 20_000);
+    await svc.stop();
+    svc = undefined;
+
+    const litter = records.filter(({ r }) => r.k === 'litter') as { at: number; r: LitterRecord }[];
+    const states = records.filter(({ r }) => r.k === 'state') as { at: number; r: StateRecord }[];
+    const latencies: number[] = [];
+    for (const it of sc.items) {
+      const truth = srv.groundTruthAt(it.appearMs + 1000).find((g) => g.id === it.id);
+      expect(truth).toBeDefined();
+      const mine = litter.filter(({ r }) => r.zone === it.zone);
+      expect(mine, `events for ${it.id} in ${it.zone}`).toHaveLength(1);
+      const ev = mine[0] as { at: number; r: LitterRecord };
+      const [x, y, w, h] = ev.r.box;
+      expect(iou({ x, y, w, h }, truth?.box as { x: number; y: number; w: number; h: number })).toBeGreaterThan(0.5);
+      expect(images.some((im) => im.sha256 === ev.r.img && im.ev === ev.r.ev)).toBe(true);
+      latencies.push(ev.at - (srv.clockStart + it.appearMs));
+      const zs = states.filter(({ r }) => r.subject === it.zone).map(({ r, at }) => ({ type: r.type, at }));
+      expect(zs.map((z) => z.type)).toEqual(['zone_dirty', 'zone_clean']);
+      expect((zs[1]?.at ?? 0) - srv.clockStart).toBeGreaterThan(it.removeMs as number);
+    }
+    console.log('appear → litter event latency (ms):', latencies.join(', '));
+  });
+});
