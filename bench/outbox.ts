@@ -31,6 +31,7 @@ import { FileOutbox, type FileOutboxOptions } from '../edge/src/outbox/file.js';
 import { SyncedStamper } from '../edge/src/records/synced-stamper.js';
 import { Uplink } from '../edge/src/uplink/uplink.js';
 import { benchAedes, benchInflux, countPoints, ensureDatabase, finalLine, fmt, median, percentile, printTable } from './harness.js';
+import { liveRecordRate, referenceCompound } from '@hutong/simulators';
 
 const args = process.argv.slice(2);
 const arg = (name: string): string | undefined => {
@@ -40,12 +41,19 @@ const arg = (name: string): string | undefined => {
 const quick = args.includes('--quick');
 const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
 
-// The reference compound (DESIGN.md "Shared measuring stick"; the same numbers as simulators/src/profiles).
-const REF = { sensors: 300, parkingPeriodS: 30, parkingChangeP: 0.05, gates: 4, passEveryS: 5, bins: 200, scanners: 4 };
-const parkingRate = (REF.sensors / REF.parkingPeriodS) * (1 + REF.parkingChangeP);
-const gateRate = REF.gates / REF.passEveryS;
-const scanRate = (2 * REF.bins) / 24 / 3600;
-const LIVE_RATE = parkingRate + gateRate + scanRate;
+// The reference compound, defined once in simulators/ (DESIGN.md "Shared measuring stick").
+const REF_PROFILE = referenceCompound();
+const REF = {
+  sensors: REF_PROFILE.lots.reduce((n, l) => n + l.spaces.length, 0),
+  gates: REF_PROFILE.gates.length,
+  scansPerHour: REF_PROFILE.rates.scansPerHour,
+  scanners: REF_PROFILE.scanners.length,
+  bins: REF_PROFILE.bins.length,
+};
+const parkingRate = (REF.sensors / REF_PROFILE.rates.parkingPeriodS) * (1 + REF_PROFILE.rates.parkingChangeP);
+const gateRate = REF.gates / REF_PROFILE.rates.passEveryS;
+const scanRate = REF.scansPerHour / 3600;
+const LIVE_RATE = liveRecordRate(REF_PROFILE);
 const DAY_RECORDS = Math.round(LIVE_RATE * 86_400);
 const GW = 'gw-bench-001';
 
