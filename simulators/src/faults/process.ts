@@ -59,7 +59,10 @@ export class ManagedProcess {
   waitForLine(pred: (l: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<void> {
     if (this.lines.some(pred)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`${this.spec.name}: no matching log line in ${timeoutMs} ms`)), timeoutMs);
+      const t = setTimeout(() => {
+        const tail = this.lines.slice(-6).map((l) => JSON.stringify(l).slice(0, 300));
+        reject(new Error(`${this.spec.name}: no matching log line in ${timeoutMs} ms (running: ${this.running}); last lines:\n${tail.join('\n')}`));
+      }, timeoutMs);
       this.waiters.push({
         pred,
         resolve: () => {
