@@ -30,7 +30,7 @@ describe('compound services end to end', () => {
       },
     });
     await stack.start();
-  }, 240_000);
+  }, 480_000);
 
   afterAll(async () => {
     await stack?.stop();

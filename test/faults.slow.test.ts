@@ -27,7 +27,7 @@ describe('fault matrix: nothing lost, nothing duplicated', () => {
     dir = mkdtempSync(join(tmpdir(), 'hutong-faults-'));
     stack = new CompoundStack({ profile: referenceCompound(), dir, camera: false, separateInflux: true });
     await stack.start();
-  }, 240_000);
+  }, 480_000);
 
   afterAll(async () => {
     await stack?.stop();
@@ -58,7 +58,7 @@ describe('fault matrix: nothing lost, nothing duplicated', () => {
     // 3. cloud restart (its embedded broker restarts too, without persistence).
     await sleep(10_000);
     await stack.cloud.restart('SIGTERM');
-    await stack.cloud.waitForLine((l) => l.msg === 'cloud started', 120_000);
+    await stack.cloud.waitForLine((l) => l.msg === 'cloud started', 240_000);
 
     // 4. agent kill -9 in the middle of a burst of readings from every sensor at once.
     await sleep(10_000);
@@ -66,7 +66,7 @@ describe('fault matrix: nothing lost, nothing duplicated', () => {
     await sleep(150);
     await stack.edge.kill('SIGKILL');
     stack.edge.start();
-    await stack.edge.waitForLine((l) => l.msg === 'gateway agent started', 120_000);
+    await stack.edge.waitForLine((l) => l.msg === 'gateway agent started', 240_000);
     await burst;
     await sleep(10_000);
 

@@ -101,7 +101,7 @@ export class CompoundStack {
     await writeFile(cloudFile, JSON.stringify(cc, null, 2));
     this.cloud = this.proc('cloud', 'cloud/src/main.ts', ['--config', cloudFile]);
     this.cloud.start();
-    await this.cloud.waitForLine((l) => l.msg === 'cloud started', 120_000);
+    await this.cloud.waitForLine((l) => l.msg === 'cloud started', 240_000);
     const started = this.cloud.lines.find((l) => l.msg === 'cloud started') as { apiUrl: string; influxUrl: string };
     this.apiUrl = started.apiUrl;
     if (!this.influxUrl) this.influxUrl = started.influxUrl;
@@ -169,7 +169,7 @@ export class CompoundStack {
     await writeFile(edgeFile, JSON.stringify(ec, null, 2));
     this.edge = this.proc('gateway', 'edge/src/main.ts', ['--config', edgeFile]);
     this.edge.start();
-    await this.edge.waitForLine((l) => l.msg === 'gateway agent started', 120_000);
+    await this.edge.waitForLine((l) => l.msg === 'gateway agent started', 240_000);
 
     this.parking = new ParkingFleet({ brokerUrl: `mqtt://127.0.0.1:${this.sitePort}`, profile, log: this.log });
     await this.parking.start();
