@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { timeStep } from '@hutong/protocols';
-import { CompoundStack, freePort, influxCount, LineClient, referenceCompound, rng, waitUntil, Wallet } from '@hutong/simulators';
+import { generateKeyPairSync } from 'node:crypto';
+import { base64urlDecode, decodePass, encodePassBody, makeCode } from '@hutong/protocols';
+import { CompoundStack, freePort, influxCount, LineClient, referenceCompound, rng, waitUntil, Wallet, walletCrypto } from '@hutong/simulators';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -27,6 +28,9 @@ describe('compound services end to end', () => {
       separateInflux: false,
       edgeTweak: (c) => {
         c.parking = { ...c.parking, ...PARKING };
+        // gate-4 enforces anti-passback (configurable per gate)
+        const g = c.gates as { gates: { id: string; antiPassback?: boolean }[] };
+        for (const gate of g.gates) if (gate.id === 'gate-4') gate.antiPassback = true;
       },
     });
     await stack.start();
@@ -89,7 +93,6 @@ describe('compound services end to end', () => {
       const second = await nextStep(w, first);
       expect(await c.request(`out ${second}`)).toBe('DENY revoked');
       c.close();
-      expect(timeStep(Date.now())).toBeGreaterThan(0);
     }, 300_000);
   }
 
@@ -173,4 +176,85 @@ describe('compound services end to end', () => {
       prom.kill('SIGTERM');
     }
   }, 120_000);
+
+  it('denies every kind of bad code shown at a real reader with its own reason, and counts it', async () => {
+    const nowS = () => Math.floor(Date.now() / 1000);
+    /** A holder whose private key the test knows, so it can also forge. */
+    const holder = () => {
+      const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+      const file = { holderKey: publicKey.export({ format: 'jwk' }).x as string, secret: privateKey.export({ format: 'jwk' }).d as string };
+      return { file, w: Wallet.from(file), secret: base64urlDecode(file.secret) as Uint8Array };
+    };
+    const issue = async (h: ReturnType<typeof holder>, body: Record<string, unknown> = {}) => {
+      const r = (await stack.operator.call('POST', '/api/passes', { type: 'resident', compound: profile.compound, holderKey: h.file.holderKey, ...body })) as {
+        pass: string;
+      };
+      h.w.setPass(r.pass);
+      return base64urlDecode(r.pass) as Uint8Array;
+    };
+    const at = (reader: string) => {
+      const cfg = stack.edgeConfig as { devices: { id: string; transport: { tcp?: { port: number } } }[] };
+      return new LineClient('127.0.0.1', cfg.devices.find((d) => d.id === reader)?.transport.tcp?.port ?? 0);
+    };
+    const g1 = at('rd-1in');
+    const g4 = at('rd-4in');
+    await g1.connect();
+    await g4.connect();
+    const show = (c: LineClient, text: string) => c.request(`in ${text}`);
+    const reasonCount = async (reason: string) => {
+      const m = await (await fetch(`http://127.0.0.1:${stack.httpPort}/metrics`)).text();
+      const line = m.split('\n').find((l) => l.startsWith('hutong_part_stat') && l.includes('part="gates"') && l.includes(`name="deny_${reason}"`));
+      return Number(line?.split(' ').pop() ?? 0);
+    };
+
+    const good = holder();
+    const goodPass = await issue(good);
+    const shortLived = holder();
+    await issue(shortLived, { type: 'visitor', hours: 0.01 }); // valid for 36 s
+    const future = holder();
+    await issue(future, { type: 'visitor', validFrom: nowS() + 3600, validUntil: nowS() + 7200 });
+    const gate2Only = holder();
+    await issue(gate2Only, { gates: [1] });
+    const single = holder();
+    await issue(single, { type: 'delivery' }); // single use by default
+    const commuter = holder();
+    await issue(commuter);
+
+    const decoded = decodePass(goodPass)!.pass;
+    const forgedIssuer = Uint8Array.from(goodPass);
+    forgedIssuer[forgedIssuer.length - 1] = (forgedIssuer[forgedIssuer.length - 1] as number) ^ 0xff;
+    const unknownKey = new Uint8Array([...encodePassBody({ ...decoded, kid: 200 }), ...decoded.issuerSig]);
+    const impostor = holder();
+    const cases: [string, string][] = [
+      ['garbled', 'HT:this-is-no-pass'],
+      ['unknown_key', makeCode(unknownKey, good.secret, Date.now(), walletCrypto)],
+      ['bad_issuer_sig', makeCode(forgedIssuer, good.secret, Date.now(), walletCrypto)],
+      ['bad_holder_sig', makeCode(goodPass, impostor.secret, Date.now(), walletCrypto)],
+      ['stale', makeCode(goodPass, good.secret, Date.now() - 180_000, walletCrypto)],
+      ['not_yet_valid', future.w.code().text],
+      ['wrong_gate', gate2Only.w.code().text],
+    ];
+    for (const [reason, text] of cases) {
+      const before = await reasonCount(reason);
+      expect(await show(g1, text)).toBe(`DENY ${reason}`);
+      expect(await reasonCount(reason)).toBe(before + 1);
+    }
+    // replayed: a screenshot of a code that already opened the gate
+    const shot = good.w.code().text;
+    expect(await show(g1, shot)).toBe('GRANT ok');
+    expect(await show(g1, shot)).toBe('DENY replayed');
+    // single use and anti-passback need the wallet's next code
+    const firstSingle = single.w.code().text;
+    const firstCommuter = commuter.w.code().text;
+    expect(await show(g1, firstSingle)).toBe('GRANT ok');
+    expect(await show(g4, firstCommuter)).toBe('GRANT ok');
+    expect(await show(g1, await nextStep(single.w, firstSingle))).toBe('DENY used');
+    expect(await show(g4, await nextStep(commuter.w, firstCommuter))).toBe('DENY passback');
+    // expired: the 36 s visitor pass, once its window and the 30 s clock-skew allowance are over
+    await waitUntil(() => nowS() > (shortLived.w.pass()?.validUntil ?? 0) + 31, 120_000, 500);
+    expect(await show(g1, shortLived.w.code().text)).toBe('DENY expired');
+    expect(await reasonCount('expired')).toBeGreaterThan(0);
+    g1.close();
+    g4.close();
+  }, 300_000);
 });
