@@ -7,7 +7,6 @@
  *   npx tsx bench/gate.ts            BENCH_GATE_N=2000 requests per round, BENCH_ROUNDS=3
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createConnection, type Socket } from 'node:net';
 import {
   base64urlDecode,
   checkConfig,
@@ -21,7 +20,7 @@ import { createOutbox, OutboxSection } from '../edge/src/outbox/index.js';
 import { OutboxSink } from '../edge/src/records/outbox-sink.js';
 import { ClockStamper } from '../edge/src/records/stamper.js';
 import { GatesSection, GateService, nodePassCrypto } from '../edge/src/services/gates/index.js';
-import { liveRecordRate, referenceCompound } from '@hutong/simulators';
+import { LineClient, liveRecordRate, referenceCompound } from '@hutong/simulators';
 import { benchLogger, finalLine, fmt, now, percentile, printTable, tempDir } from './harness.js';
 
 const N = Number(process.env.BENCH_GATE_N ?? 2000);
@@ -32,53 +31,6 @@ const raw = (k: { export(o: { format: 'jwk' }): { x?: string; d?: string } }, pa
   base64urlDecode(k.export({ format: 'jwk' })[part] as string) as Uint8Array;
 
 /** One TCP connection speaking one line per request, one line per answer. */
-class LineClient {
-  private buf = '';
-  private waiting: ((line: string) => void) | undefined;
-  private failed: ((e: Error) => void) | undefined;
-  private answered = 0;
-  private constructor(private readonly sock: Socket) {
-    sock.setNoDelay(true);
-    sock.on('close', () => this.failed?.(new Error('reader connection closed')));
-    sock.on('data', (d: Buffer) => {
-      this.buf += d.toString();
-      const i = this.buf.indexOf('\n');
-      if (i >= 0 && this.waiting) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 1);
-        const w = this.waiting;
-        this.waiting = undefined;
-        w(line.replace(/\r$/, ''));
-      }
-    });
-  }
-  static connect(port: number): Promise<LineClient> {
-    return new Promise((resolve, reject) => {
-      const s = createConnection({ port, host: '127.0.0.1' }, () => resolve(new LineClient(s)));
-      s.once('error', reject);
-    });
-  }
-  /** One request, one answer; a missing answer fails the run after 10 s instead of hanging it. */
-  ask(line: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer within 10 s after ${this.answered} answers`)), 10_000);
-      this.waiting = (l) => {
-        clearTimeout(timer);
-        this.answered++;
-        resolve(l);
-      };
-      this.failed = (e) => {
-        clearTimeout(timer);
-        reject(e);
-      };
-      this.sock.write(`${line}\n`);
-    });
-  }
-  close(): void {
-    this.sock.end();
-  }
-}
-
 async function main(): Promise<void> {
   const logger = benchLogger();
   const dir = await tempDir('gate');
@@ -147,9 +99,10 @@ async function main(): Promise<void> {
   // All passes are made before the reader connects (making them takes long on a busy machine, and the reader
   // would be closed as idle); their codes are made per chunk right before use.
   const batches = Array.from({ length: ROUNDS + 1 }, (_, r) => passes(r));
-  const client = await LineClient.connect(reader.port);
+  const client = new LineClient('127.0.0.1', reader.port);
+  await client.connect();
   // Warm-up (JIT, first segment file): 200 codes, not measured.
-  for (const p of (batches[ROUNDS] ?? []).slice(0, 200)) await client.ask(makeCode(p.pass, p.secret, Date.now(), crypto));
+  for (const p of (batches[ROUNDS] ?? []).slice(0, 200)) await client.request(makeCode(p.pass, p.secret, Date.now(), crypto), 10_000);
 
   const rows: (string | number)[][] = [['round', 'gate p50 ms', 'gate p99 ms', 'bare p50 ms', 'bare p99 ms', 'grants', 'denied revoked', 'wrong']];
   const allGate: number[] = [];
@@ -187,7 +140,7 @@ async function main(): Promise<void> {
       }
       for (const c of chunk) {
         const t0 = now();
-        const answer = await client.ask(c.text);
+        const answer = await client.request(c.text, 10_000);
         lat.push(now() - t0);
         if (answer === 'GRANT ok' && !c.revoked) grants++;
         else if (answer === 'DENY revoked' && c.revoked) deniedRevoked++;

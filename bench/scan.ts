@@ -7,7 +7,6 @@
  *
  *   npx tsx bench/scan.ts            BENCH_SCAN_N=2000 requests per round, BENCH_ROUNDS=3
  */
-import { createConnection, type Socket } from 'node:net';
 import { checkConfig, parseScanLine } from '@hutong/protocols';
 import { TcpLinesAdapter } from '../edge/src/adapters/tcp-lines.js';
 import { createOutbox, OutboxSection } from '../edge/src/outbox/index.js';
@@ -16,58 +15,12 @@ import { ClockStamper } from '../edge/src/records/stamper.js';
 import { BinService, BinsSection } from '../edge/src/services/bins/index.js';
 import { referenceCompound } from '../simulators/src/profiles/compound.js';
 import { benchLogger, finalLine, fmt, now, percentile, printTable, tempDir } from './harness.js';
+import { LineClient } from '@hutong/simulators';
 
 const N = Number(process.env.BENCH_SCAN_N ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 /** One TCP connection speaking one line per request, one line per answer. */
-class LineClient {
-  private buf = '';
-  private waiting: ((line: string) => void) | undefined;
-  private failed: ((e: Error) => void) | undefined;
-  private answered = 0;
-  private constructor(private readonly sock: Socket) {
-    sock.setNoDelay(true);
-    sock.on('close', () => this.failed?.(new Error('scanner connection closed')));
-    sock.on('data', (d: Buffer) => {
-      this.buf += d.toString();
-      const i = this.buf.indexOf('\n');
-      if (i >= 0 && this.waiting) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 1);
-        const w = this.waiting;
-        this.waiting = undefined;
-        w(line.replace(/\r$/, ''));
-      }
-    });
-  }
-  static connect(port: number): Promise<LineClient> {
-    return new Promise((resolve, reject) => {
-      const s = createConnection({ port, host: '127.0.0.1' }, () => resolve(new LineClient(s)));
-      s.once('error', reject);
-    });
-  }
-  /** One request, one answer; a missing answer fails the run after 10 s instead of hanging it. */
-  ask(line: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer within 10 s after ${this.answered} answers`)), 10_000);
-      this.waiting = (l) => {
-        clearTimeout(timer);
-        this.answered++;
-        resolve(l);
-      };
-      this.failed = (e) => {
-        clearTimeout(timer);
-        reject(e);
-      };
-      this.sock.write(`${line}\n`);
-    });
-  }
-  close(): void {
-    this.sock.end();
-  }
-}
-
 async function main(): Promise<void> {
   const logger = benchLogger();
   const dir = await tempDir('scan');
@@ -90,7 +43,8 @@ async function main(): Promise<void> {
     logger,
   });
   await scanner.start();
-  const client = await LineClient.connect(scanner.port);
+  const client = new LineClient('127.0.0.1', scanner.port);
+  await client.connect();
   const registry = new Map(cfg.value.bins.map((b) => [b.id, b]));
 
   const lines = Array.from({ length: N }, (_, i) => {
@@ -100,7 +54,7 @@ async function main(): Promise<void> {
   });
 
   // Warm-up (JIT, first segment file): not measured.
-  for (let i = 0; i < 200; i++) await client.ask(lines[i % lines.length]?.line as string);
+  for (let i = 0; i < 200; i++) await client.request(lines[i % lines.length]?.line as string, 10_000);
 
   const rows: (string | number)[][] = [['round', 'scan p50 ms', 'scan p99 ms', 'bare p50 µs', 'bare p99 µs', 'recorded', 'unknown', 'wrong']];
   const allScan: number[] = [];
@@ -120,7 +74,7 @@ async function main(): Promise<void> {
     let wrong = 0;
     for (const l of lines) {
       const t0 = now();
-      const answer = await client.ask(l.line);
+      const answer = await client.request(l.line, 10_000);
       lat.push(now() - t0);
       if (answer === 'OK recorded' && !l.unknown) recorded++;
       else if (answer.startsWith('NO unknown') && l.unknown) unknown++;

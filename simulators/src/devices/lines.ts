@@ -42,15 +42,34 @@ export class LineClient {
     for (const w of this.waiters.splice(0)) w.reject(e);
   }
 
-  /** Sends one line and resolves with the answer line; reconnects first if the gateway dropped the line. */
-  async request(line: string): Promise<string> {
+  /**
+   * Sends one line and resolves with the answer line; reconnects first if the gateway dropped the line. With
+   * `timeoutMs`, a missing answer rejects instead of waiting for ever (and the connection is dropped, since a late
+   * answer would be taken for the next request's).
+   */
+  async request(line: string, timeoutMs?: number): Promise<string> {
     if (!this.sock || this.sock.destroyed) {
       this.buf = '';
       await this.connect();
     }
     const s = this.sock as net.Socket;
     return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
+      const timer = timeoutMs
+        ? setTimeout(() => {
+            s.destroy();
+            reject(new Error(`no answer within ${timeoutMs} ms`));
+          }, timeoutMs)
+        : undefined;
+      this.waiters.push({
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
       s.write(`${line}\n`);
     });
   }
