@@ -94,7 +94,7 @@ def _gen_fingerprint():
 
 
 # ---------------------------------------------------------------------------- batches
-def make_batch(rng, imgs, boxes, classes, bs, crop):
+def make_batch(rng, imgs, boxes, classes, bs, crop, band=0.0):
     size = imgs.shape[1]
     xb = np.empty((bs, crop, crop, 3), np.uint8)
     tb = []
@@ -132,6 +132,21 @@ def make_batch(rng, imgs, boxes, classes, bs, crop):
         if rng.random() < 0.5:
             im = im.transpose(1, 0, 2)
             b = b[:, [1, 0, 3, 2]] if len(b) else b
+        im = np.array(im)
+        if band and rng.random() < band:  # letterbox padding band (114 grey) at the top or bottom
+            pad = int(rng.integers(6, 30))
+            if rng.random() < 0.5:
+                im[:pad] = 114
+                b[:, 1] = np.maximum(b[:, 1], pad)
+            else:
+                im[crop - pad:] = 114
+                b[:, 3] = np.minimum(b[:, 3], crop - pad)
+            b[:, 3] = np.maximum(b[:, 3], b[:, 1])
+            gone = (b[:nb, 3] - b[:nb, 1]) < 4  # item hidden under the band: drop it
+            if gone.any():
+                b = np.concatenate([b[:nb][~gone], b[nb:]], 0)
+                c = c[~gone]
+                nb = len(c)
         xb[k] = im
         b = np.ascontiguousarray(b, np.float32).reshape(-1, 4)
         tb.append((torch.from_numpy(b[:nb]), torch.from_numpy(c).long(), torch.from_numpy(b[nb:])))
@@ -159,7 +174,7 @@ def box_iou_pair(a, b):
     return iou, iou - (carea - union) / carea
 
 
-def compute_loss(pred_boxes, pred_logits, targets, h, w, stride=8, topk=9, box_w=5.0):
+def compute_loss(pred_boxes, pred_logits, targets, h, w, stride=8, topk=9, box_w=5.0, tmin=0.1):
     B, N, nc = pred_logits.shape
     dev = pred_logits.device
     ys = (torch.arange(h, dtype=torch.float32) + 0.5) * stride
@@ -200,7 +215,7 @@ def compute_loss(pred_boxes, pred_logits, targets, h, w, stride=8, topk=9, box_w
         with torch.no_grad():
             miou = torch.zeros(M).scatter_reduce(0, gi, iou.detach(), reduce="amax", include_self=True)
             t = (iou.detach() / miou[gi].clamp(min=1e-6)).clamp(0, 1)
-            t = 0.1 + 0.9 * t  # every positive carries at least a small target
+            t = tmin + (1 - tmin) * t  # every positive carries at least tmin
         cls_t[bi, pidx, gc[gi]] = t
         cls_w[bi, pidx] = 1.0
         box_losses.append(((1 - giou) * t).sum())
@@ -249,6 +264,8 @@ def main():
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--cache-only", action="store_true")
     ap.add_argument("--init", default="", help="phase 2: start from this checkpoint (its EMA weights)")
+    ap.add_argument("--tmin", type=float, default=0.1, help="minimum class target of a positive cell")
+    ap.add_argument("--band", type=float, default=0.0, help="probability of an extra letterbox band per crop")
     ap.add_argument("--decay", action="store_true", help="cosine-decay the LR to 2%% over --iters (phase 2)")
     args = ap.parse_args()
 
@@ -292,9 +309,9 @@ def main():
         info = {"params": count_params(model), "iters": iters, "batch": args.batch, "crop": args.crop, "seed": args.seed,
                 "lr": args.lr, "cache_n": args.cache_n, "cache_seed": args.cache_seed, "train_seconds": round(t_train, 1),
                 "generate_seconds": round(t_gen, 1), "torch": torch.__version__, "threads": torch.get_num_threads(),
-                "schedule": "cosine decay" if args.decay else "warm-up + constant"}
-        if prev:  # phase 2: keep the totals
-            info = {**info, "phase1": prev, "iters": prev.get("iters", 0) + iters, "phase2_iters": iters,
+                "schedule": "cosine decay" if args.decay else "warm-up + constant", "tmin": args.tmin, "band": args.band}
+        if prev:  # later phase: keep the totals
+            info = {**info, "previous": prev, "iters": prev.get("iters", 0) + iters, "phase_iters": iters,
                     "train_seconds": round(prev.get("train_seconds", 0) + t_train, 1),
                     "generate_seconds": prev.get("generate_seconds", 0)}
         torch.save({"model": ema.ema.state_dict(), "iters": iters, "info": info}, args.out + ".tmp")
@@ -310,9 +327,9 @@ def main():
     for it in range(args.iters):
         for g in opt.param_groups:
             g["lr"] = lr_at(it)
-        x, tb = make_batch(rng, imgs, boxes, classes, args.batch, args.crop)
+        x, tb = make_batch(rng, imgs, boxes, classes, args.batch, args.crop, args.band)
         pb, pl = model(x)
-        loss, lc, lb = compute_loss(pb, pl, tb, hw, hw)
+        loss, lc, lb = compute_loss(pb, pl, tb, hw, hw, tmin=args.tmin)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
