@@ -4,7 +4,7 @@
 # Needs Debian's python3-torch (1.13), python3-onnx, python3-numpy, python3-pil; node + the
 # repo's onnxruntime-node for the runtime check. No network access, no downloaded weights/data.
 # Deterministic given the seeds below (2 torch threads): the scene cache is seeded per sample,
-# phase 1 (constant LR) does not depend on its total length, phases 2 and 3 fine-tune with cosine decays.
+# phase 1 (constant LR) does not depend on its total length, phases 2-4 fine-tune with cosine decays.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-/usr/bin/python3}
@@ -12,6 +12,7 @@ SEED=${SEED:-1234}
 ITERS1=${ITERS1:-2000}
 ITERS2=${ITERS2:-800}
 ITERS3=${ITERS3:-1800}
+ITERS4=${ITERS4:-3000}
 CACHE_N=${CACHE_N:-1250}
 CACHE=${CACHE:-/tmp/litter_cache}
 WORK=${WORK:-/tmp/litter_train}
@@ -26,7 +27,9 @@ T0=$(date +%s)
 # 2) phase 2: continue from phase 1's EMA weights with a cosine-decayed LR and a new batch order
 "$PY" train.py --init "$WORK/phase1.pt" --decay --iters "$ITERS2" --seed $((SEED + 1)) --cache-n "$CACHE_N" --cache "$CACHE" --out "$WORK/phase2.pt" 2>&1 | grep -v -i warn | tee "$WORK/train2.log"
 # 3) phase 3: lower LR, cosine decay, positives' class target at least 0.5, extra letterbox bands
-"$PY" train.py --init "$WORK/phase2.pt" --decay --iters "$ITERS3" --lr 1e-3 --tmin 0.5 --band 0.2 --seed $((SEED + 2)) --cache-n "$CACHE_N" --cache "$CACHE" --out "$WORK/litter.pt" 2>&1 | grep -v -i warn | tee "$WORK/train3.log"
+"$PY" train.py --init "$WORK/phase2.pt" --decay --iters "$ITERS3" --lr 1e-3 --tmin 0.5 --band 0.2 --seed $((SEED + 2)) --cache-n "$CACHE_N" --cache "$CACHE" --out "$WORK/phase3.pt" 2>&1 | grep -v -i warn | tee "$WORK/train3.log"
+# 3b) phase 4: same settings, a longer cosine decay, new batch order
+"$PY" train.py --init "$WORK/phase3.pt" --decay --iters "$ITERS4" --lr 1e-3 --tmin 0.5 --band 0.2 --seed $((SEED + 3)) --cache-n "$CACHE_N" --cache "$CACHE" --out "$WORK/litter.pt" 2>&1 | grep -v -i warn | tee "$WORK/train4.log"
 # 4) export + runtime check, 5) evaluate on both held-out sets and write the model card
 "$PY" export.py --weights "$WORK/litter.pt" --out ../litter.onnx 2>&1 | grep -v -i warn | tee "$WORK/export.log"
 "$PY" evaluate.py --weights "$WORK/litter.pt" --onnx ../litter.onnx --out "$WORK/metrics.json" --card ../MODEL_CARD.md 2>&1 | tee "$WORK/eval.log"
