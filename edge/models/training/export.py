@@ -128,6 +128,12 @@ def ort_run(onnx_path, x, threads=2, chunk=32):
 
 
 # ------------------------------------------------------------------ export
+def _first_seed(info):
+    while info.get("previous") or info.get("phase1"):
+        info = info.get("previous") or info.get("phase1")
+    return info.get("seed", "")
+
+
 def load_model(weights):
     ck = torch.load(weights, map_location="cpu")
     m = LitterNet()
@@ -162,8 +168,8 @@ def main():
         "version": args.version,
         "task": "detect",
         "nc": str(len(generate.CLASSES)),
-        "iterations": str(ck.get("iters", "")),
-        "seed": str(info.get("seed", "")),
+        "iterations": str(info.get("iters", ck.get("iters", ""))),  # total over all training phases
+        "seed": str(_first_seed(info)),
     }
     del mp.metadata_props[:]
     for k, v in meta.items():
