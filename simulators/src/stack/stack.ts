@@ -57,20 +57,22 @@ export class CompoundStack {
   operator!: CloudApi;
   private socat: ReturnType<typeof spawn> | undefined;
   private readonly root: string;
-  private readonly tsx: string;
   readonly password: string;
 
   constructor(private readonly o: StackOptions) {
     this.root = o.repoRoot ?? resolve(import.meta.dirname, '../../..');
-    this.tsx = join(this.root, 'node_modules/.bin/tsx');
     this.password = o.password ?? 'hutong-demo-password';
   }
 
+  /**
+   * Runs a TypeScript entry point as ONE process (`node --import tsx`), not behind the `tsx` wrapper: a SIGKILL
+   * must hit the program itself (a wrapper would die and leave its child running).
+   */
   private proc(name: string, script: string, args: string[]): ManagedProcess {
     const p = new ManagedProcess({
       name,
-      cmd: this.tsx,
-      args: [join(this.root, script), ...args],
+      cmd: process.execPath,
+      args: ['--import', 'tsx', join(this.root, script), ...args],
       cwd: this.root,
       env: { HUTONG_DEMO_PASSWORD: this.password, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
     });
