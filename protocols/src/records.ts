@@ -55,6 +55,7 @@ export const ParkRecord = Type.Object(
     occ: Type.Boolean(),
     bat: Type.Optional(Pct),
     rssi: Type.Optional(Dbm),
+    fc: Type.Optional(Type.Integer({ minimum: 0, maximum: 4_294_967_295, description: "the reading's frame counter (`fcnt`), its identity at the gateway" })),
   },
   { additionalProperties: false },
 );

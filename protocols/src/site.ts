@@ -12,6 +12,13 @@ export const ParkingReading = Type.Object(
     occ: Type.Boolean(),
     bat: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
     rssi: Type.Optional(Type.Number({ minimum: -150, maximum: 20 })),
+    fcnt: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 4_294_967_295,
+        description: "the sensor's frame counter (as LoRaWAN's FCnt): +1 per new reading; a resent frame keeps it",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

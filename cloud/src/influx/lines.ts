@@ -234,6 +234,7 @@ export class LineBuffer {
         this.bool('occ', r.occ);
         this.optFloat('bat', r.bat);
         this.optFloat('rssi', r.rssi);
+        this.optInt('fc', r.fc);
         break;
       case 'lot':
         this.measurement('lot');
