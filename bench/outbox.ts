@@ -192,6 +192,9 @@ class LiveProbe implements Outbox {
   requeue(ids: readonly number[]): void {
     this.inner.requeue(ids);
   }
+  forEachHeld(type: ItemType, fn: (item: OutboxItem) => void): number {
+    return this.inner.forEachHeld(type, fn);
+  }
   whenReadable(): Promise<void> {
     return this.inner.whenReadable();
   }

@@ -73,6 +73,12 @@ export class TestOutbox implements Outbox {
     this.wake();
   }
 
+  forEachHeld(type: ItemType, fn: (item: OutboxItem) => void): number {
+    const held = [...this.items.values()].filter((i) => i.type === type).sort((a, b) => a.id - b.id);
+    for (const i of held) fn(i);
+    return held.length;
+  }
+
   whenReadable(): Promise<void> {
     return new Promise((r) => this.waiters.push(r));
   }

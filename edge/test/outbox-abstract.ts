@@ -256,6 +256,24 @@ export function outboxContract(name: string, factory: OutboxFactory): void {
       expect(ob.lease(4, 1 << 20).map(text)).toEqual(['old3', 'old4', 'old5', 'live']);
     });
 
+    it('forEachHeld visits waiting and in-flight items of one type in append order, not released ones, and leases nothing', async () => {
+      const ob = await make();
+      await ob.append([item(2, 'a'), item(0, 'b'), item(1, 'x', 'img')]);
+      const leased = ob.lease(2, 1 << 20, 'rec');
+      expect(leased.map(text)).toEqual(['b', 'a']);
+      await ob.append([item(2, 'c'), item(1, 'd')]);
+      await ob.release([leased[1]!.id]);
+      const seen: string[] = [];
+      expect(ob.forEachHeld('rec', (it) => seen.push(text(it)))).toBe(3);
+      expect(seen).toEqual(['b', 'c', 'd']);
+      const imgs: string[] = [];
+      ob.forEachHeld('img', (it) => imgs.push(text(it)));
+      expect(imgs).toEqual(['x']);
+      // The walk changed no state: the in-flight item stays in flight, the waiting ones are leased next.
+      expect(ob.stats().inFlight).toBe(1);
+      expect(ob.lease(10, 1 << 20, 'rec').map(text)).toEqual(['d', 'c']);
+    });
+
     it('whenReadable resolves on the next append and on a requeue', async () => {
       const ob = await make();
       let woke = 0;

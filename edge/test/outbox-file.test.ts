@@ -106,6 +106,23 @@ describe('FileOutbox on disk', () => {
     await b.close();
   });
 
+  it('forEachHeld after a reopen sees every unreleased item, in append order, with its bytes', async () => {
+    const dir = freshDir();
+    const a = outbox(dir);
+    await a.open();
+    await a.append([item(2, 'one'), item(2, 'two'), item(0, 'three')]);
+    await a.append([item(2, 'four')]);
+    const two = a.lease(10, 1 << 20).find((i) => text(i) === 'two')!;
+    await a.release([two.id]);
+    await a.close();
+    const b = outbox(dir);
+    await b.open();
+    const seen: string[] = [];
+    b.forEachHeld('rec', (i) => seen.push(text(i)));
+    expect(seen).toEqual(['one', 'three', 'four']);
+    await b.close();
+  });
+
   it('releases are on disk as soon as release resolved, even if the process never closes', async () => {
     const dir = freshDir();
     const a = outbox(dir, { ackFlushMs: 60_000 });

@@ -5,6 +5,8 @@ import { type Entry, FRAME_OVERHEAD, PriorityIndex } from './queue.js';
 
 /** 2020-01-01T00:00Z: wall-clock stamps before this come from an unset clock. */
 const PLAUSIBLE_MS = 1_577_836_800_000;
+/** Items read per storage call by `forEachHeld`. */
+const HELD_CHUNK = 4096;
 
 /** What both outboxes need besides their storage. */
 export interface OutboxLimits {
@@ -81,6 +83,19 @@ export abstract class OutboxBase<E extends Entry> implements Outbox {
     this.expire();
     const entries = this.index.lease(maxItems, maxBytes, types);
     return entries.length === 0 ? [] : this.load(entries);
+  }
+
+  forEachHeld(type: ItemType, fn: (item: OutboxItem) => void): number {
+    const held = this.index.entries.list().filter((e) => e.type === type);
+    let n = 0;
+    // In chunks, so a day of backlog is never in memory at once.
+    for (let i = 0; i < held.length; i += HELD_CHUNK) {
+      for (const it of this.load(held.slice(i, i + HELD_CHUNK))) {
+        fn(it);
+        n++;
+      }
+    }
+    return n;
   }
 
   async release(ids: readonly number[]): Promise<void> {

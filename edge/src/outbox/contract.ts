@@ -60,6 +60,12 @@ export interface Outbox {
   release(ids: readonly number[]): Promise<void>;
   /** Give in-flight items back (ack timeout, uplink lost): they will be leased again. */
   requeue(ids: readonly number[]): void;
+  /**
+   * Read-only walk over every item of `type` still held (waiting or in flight), in id order, i.e. append order.
+   * For state that must survive a restart along with the items (the parking service's last frame counters).
+   * An item that fails its CRC on read-back is skipped (and dropped, as `lease` would). Returns the items visited.
+   */
+  forEachHeld(type: ItemType, fn: (item: OutboxItem) => void): number;
   /** Resolves the next time an item is appended or requeued (for an idle uplink loop). */
   whenReadable(): Promise<void>;
   stats(): OutboxStats;

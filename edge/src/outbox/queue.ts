@@ -153,6 +153,16 @@ export class IdTable<E extends { id: number }> {
   first(): E | undefined {
     return this.slots[this.head];
   }
+
+  /** Every entry in id order, as a snapshot (the table may change while the caller works through it). */
+  list(): E[] {
+    const out: E[] = [];
+    for (let i = this.head; i < this.slots.length; i++) {
+      const e = this.slots[i];
+      if (e !== undefined) out.push(e);
+    }
+    return out;
+  }
 }
 
 export class PriorityIndex<E extends Entry> {
