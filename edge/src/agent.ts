@@ -22,7 +22,7 @@ import { OutboxSink } from './records/outbox-sink.js';
 import { SyncedStamper } from './records/synced-stamper.js';
 import { BinService } from './services/bins/index.js';
 import { GateService } from './services/gates/index.js';
-import { ParkingService } from './services/parking/index.js';
+import { ParkingService, seedParkingFrames } from './services/parking/index.js';
 import { Uplink } from './uplink/uplink.js';
 
 export interface RunningAgent {
@@ -159,6 +159,9 @@ export async function startAgent(config: EdgeConfig, logger: Logger, opts: Agent
 
   // --- start, in the order data flows ---
   await sup.start(part('outbox', () => outbox.open(), () => outbox.close()), true);
+  // Before any device can connect: a sensor resending a frame stored before a power loss must find it known.
+  const frames = seedParkingFrames(outbox, parking);
+  log.info(frames, 'parking: last frame counters restored from the outbox');
   try {
     await sup.start(part('bins', () => bins.start(), () => bins.stop()));
     await sup.start(part('parking', () => parking.start(), () => parking.stop()));

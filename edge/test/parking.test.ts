@@ -1,7 +1,14 @@
-import { checkConfig } from '@hutong/protocols';
+import { checkConfig, type HutongRecord, type ParkRecord } from '@hutong/protocols';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LotCounts, type ParkingConfig, ParkingSection, ParkingService } from '../src/services/parking/index.js';
-import { testRig } from './services-helpers.js';
+import { MemoryOutbox } from '../src/outbox/memory.js';
+import { OutboxSink } from '../src/records/outbox-sink.js';
+import { isProvisional, recordBytes } from '../src/records/provisional.js';
+import type { RecordSink, Stamper } from '../src/records/sink.js';
+import { ClockStamper } from '../src/records/stamper.js';
+import { SyncedStamper } from '../src/records/synced-stamper.js';
+import { type LotCounts, type ParkingConfig, ParkingSection, ParkingService, seedParkingFrames } from '../src/services/parking/index.js';
+import { MemorySink, testRig } from './services-helpers.js';
 
 /** Small seeded PRNG (mulberry32) so a failure reproduces. */
 function rng(seed: number): () => number {
@@ -161,5 +168,123 @@ describe('parking service', () => {
     expect(rig.sink.of('state').filter((s) => s.type === 'space_overstay')).toMatchObject([{ subject: 'lot-0.s3' }]);
     // Lot records are throttled: far fewer than the count changes would allow per reading.
     expect(rig.sink.of('lot').length).toBeLessThan(5);
+  });
+});
+
+describe('parking frame counters (QoS 1 resends)', () => {
+  const silent = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+  let svcs: ParkingService[] = [];
+  afterEach(async () => {
+    for (const s of svcs.splice(0)) await s.stop();
+  });
+
+  function service(sink: RecordSink, stamper: Stamper = new ClockStamper(() => START)): ParkingService {
+    const s = new ParkingService({ config: config(1, 3), sink, stamper, logger: silent, now: () => START, gatewayId: 'gw1' });
+    svcs.push(s);
+    return s;
+  }
+  const parks = (sink: MemorySink, sensor: string) => sink.of('park').filter((r) => r.d === sensor);
+
+  it('a frame sent twice is stored once and counted as replayed; a new counter or no counter is stored', async () => {
+    const sink = new MemorySink();
+    const svc = service(sink);
+    await svc.start();
+    await svc.handle('ps-0-0', { occ: true, bat: 80, fcnt: 41 });
+    await svc.handle('ps-0-0', { occ: true, bat: 80, fcnt: 41 });
+    expect(parks(sink, 'ps-0-0')).toMatchObject([{ occ: true, bat: 80, fc: 41 }]);
+    expect(svc.counters()).toMatchObject({ readings: 1, replayed: 1 });
+    await svc.handle('ps-0-0', { occ: true, bat: 80, fcnt: 42 });
+    expect(parks(sink, 'ps-0-0').map((r) => r.fc)).toEqual([41, 42]);
+    // Another sensor's counter is its own.
+    await svc.handle('ps-0-1', { occ: false, fcnt: 42 });
+    expect(parks(sink, 'ps-0-1')).toHaveLength(1);
+    // Without a counter every reading is a new one, as before.
+    await svc.handle('ps-0-2', { occ: false });
+    await svc.handle('ps-0-2', { occ: false });
+    const plain = parks(sink, 'ps-0-2');
+    expect(plain).toHaveLength(2);
+    expect(plain[0]).not.toHaveProperty('fc');
+    expect(svc.counters()).toMatchObject({ readings: 5, replayed: 1 });
+  });
+
+  it('the same counter with other content is a restarted sensor, not a resend: stored', async () => {
+    const sink = new MemorySink();
+    const svc = service(sink);
+    await svc.start();
+    await svc.handle('ps-0-0', { occ: true, fcnt: 0 });
+    await svc.handle('ps-0-0', { occ: false, fcnt: 0 });
+    expect(parks(sink, 'ps-0-0').map((r) => r.occ)).toEqual([true, false]);
+    expect(svc.counters().replayed).toBe(0);
+  });
+
+  it('a frame whose append failed (no PUBACK) is stored when it comes again', async () => {
+    const sink = new MemorySink();
+    const svc = service(sink);
+    await svc.start();
+    sink.fail = true;
+    await expect(svc.handle('ps-0-0', { occ: true, fcnt: 7 })).rejects.toThrow(/E_OUTBOX_FULL/);
+    sink.fail = false;
+    await svc.handle('ps-0-0', { occ: true, fcnt: 7 });
+    expect(parks(sink, 'ps-0-0')).toMatchObject([{ fc: 7 }]);
+    expect(svc.counters().replayed).toBe(0);
+  });
+
+  it('a resend arriving while the first copy is still being stored waits for it and is not stored again', async () => {
+    const sink = new MemorySink();
+    let open: () => void = () => {};
+    const gate = new Promise<void>((r) => (open = r));
+    const slow: RecordSink = { append: async (recs) => (await gate, sink.append(recs)) };
+    const svc = service(slow);
+    await svc.start();
+    let firstDone = false;
+    const first = svc.handle('ps-0-0', { occ: true, fcnt: 9 }).then(() => (firstDone = true));
+    let secondDone = false;
+    const second = svc.handle('ps-0-0', { occ: true, fcnt: 9 }).then(() => (secondDone = true));
+    await Promise.resolve();
+    // Neither is answered before the record is durable.
+    expect(firstDone || secondDone).toBe(false);
+    open();
+    await Promise.all([first, second]);
+    expect(parks(sink, 'ps-0-0')).toHaveLength(1);
+    expect(svc.counters().replayed).toBe(1);
+  });
+
+  it('a restarted service seeded from the outbox knows the last stored frame of each sensor, provisional stamps included', async () => {
+    const outbox = new MemoryOutbox({ maxBytes: 1 << 20, maxAgeMs: 86_400_000, liveShare: 0.25 }, silent);
+    await outbox.open();
+    // Before the clock sync the records carry a provisional header (records/provisional.ts).
+    const boot1 = new SyncedStamper('boot-1');
+    const before = service(new OutboxSink(outbox, boot1), boot1);
+    await before.start();
+    await before.handle('ps-0-0', { occ: true, fcnt: 5 });
+    await before.handle('ps-0-0', { occ: false, fcnt: 6 });
+    await before.handle('ps-0-1', { occ: true, fcnt: 100 });
+    await before.handle('ps-0-2', { occ: true });
+    const held = () => {
+      const recs: ParkRecord[] = [];
+      outbox.forEachHeld('rec', (it) => {
+        const r = JSON.parse(new TextDecoder().decode(recordBytes(it.data))) as HutongRecord;
+        if (r.k === 'park') recs.push(r);
+      });
+      return recs;
+    };
+    expect(held()).toHaveLength(4);
+    let provisional = 0;
+    outbox.forEachHeld('rec', (it) => (provisional += isProvisional(it.data) ? 1 : 0));
+    expect(provisional).toBeGreaterThanOrEqual(4);
+
+    const boot2 = new SyncedStamper('boot-2');
+    const after = service(new OutboxSink(outbox, boot2), boot2);
+    expect(seedParkingFrames(outbox, after)).toMatchObject({ seeded: 3 });
+    await after.start();
+    // The resends of the last frames before the "power loss": answered, not stored.
+    await after.handle('ps-0-0', { occ: false, fcnt: 6 });
+    await after.handle('ps-0-1', { occ: true, fcnt: 100 });
+    expect(after.counters()).toMatchObject({ replayed: 2, readings: 0 });
+    expect(held()).toHaveLength(4);
+    // The frame before the last one is not what a resend can be (docs/faults.md): it is stored, as is a new one.
+    await after.handle('ps-0-0', { occ: true, fcnt: 7 });
+    await after.handle('ps-0-2', { occ: true });
+    expect(held().map((r) => `${r.d}:${r.fc ?? '-'}`)).toEqual(['ps-0-0:5', 'ps-0-0:6', 'ps-0-1:100', 'ps-0-2:-', 'ps-0-0:7', 'ps-0-2:-']);
   });
 });

@@ -18,6 +18,11 @@ export function isProvisional(data: Uint8Array): boolean {
   return data[0] === P;
 }
 
+/** The record's JSON bytes of a stored item, without a provisional header (for reading records back). */
+export function recordBytes(data: Uint8Array): Uint8Array {
+  return isProvisional(data) ? data.subarray(data.indexOf(NL) + 1) : data;
+}
+
 /**
  * The record bytes to send for a stored item: final items as they are; provisional ones restamped with
  * `finalMs(stamp)`, or sent with their provisional stamp when `finalMs` cannot tell (another boot).

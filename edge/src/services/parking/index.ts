@@ -7,6 +7,7 @@ import { inShareWindow } from './window.js';
 
 export { ParkingSection, type ParkingConfig } from './config.js';
 export { inShareWindow } from './window.js';
+export { seedParkingFrames } from './held.js';
 
 export interface LotCounts {
   free: number;
@@ -41,10 +42,25 @@ interface SpaceState {
 }
 
 /**
+ * A frame as the gateway last stored it for one sensor. The counter is the frame's identity; the content is
+ * compared as well, so a sensor whose counter restarted (a reboot without saved state) is not taken for a resend
+ * unless it also repeats the reading exactly (then nothing but the time of a point is lost).
+ */
+interface Frame {
+  fc: number;
+  occ: boolean;
+  bat: number | undefined;
+  rssi: number | undefined;
+}
+
+const sameFrame = (a: Frame, b: Frame): boolean => a.fc === b.fc && a.occ === b.occ && a.bat === b.bat && a.rssi === b.rssi;
+
+/**
  * Parking: one sensor per space. A reading becomes the space's state only once it has held `debounceMs` (flapping
  * sensors do not move the counts); a sensor silent for `silenceMs` makes its space unknown, never free. Counts per
  * lot cover offered spaces: normal and visitor spaces, shared spaces inside a share window; no-parking spaces are
- * never offered. Live counts go to subscribers at once; `lot` records are throttled per lot.
+ * never offered. Live counts go to subscribers at once; `lot` records are throttled per lot. A reading with a
+ * frame counter (`fcnt`) equal to the sensor's last stored frame is a resend (MQTT QoS 1): answered, not stored.
  */
 export class ParkingService implements DeviceService<ParkingReading, void> {
   private readonly bySensor = new Map<string, SpaceState>();
@@ -55,7 +71,20 @@ export class ParkingService implements DeviceService<ParkingReading, void> {
   private readonly listeners = new Set<CountsListener>();
   private readonly now: () => number;
   private readonly gw: string;
-  private readonly count = { readings: 0, unknown_sensor: 0, rejected: 0, lot_records: 0, no_parking: 0, space_overstay: 0, record_failed: 0 };
+  /** Per sensor: its last frame whose record is durable (docs/faults.md, "QoS 1 redelivery"). */
+  private readonly lastFrame = new Map<string, Frame>();
+  /** Per sensor: the frame whose append is under way (a resend may arrive before it resolved). */
+  private readonly storing = new Map<string, { frame: Frame; done: Promise<void> }>();
+  private readonly count = {
+    readings: 0,
+    replayed: 0,
+    unknown_sensor: 0,
+    rejected: 0,
+    lot_records: 0,
+    no_parking: 0,
+    space_overstay: 0,
+    record_failed: 0,
+  };
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: ParkingServiceOptions) {
@@ -112,6 +141,17 @@ export class ParkingService implements DeviceService<ParkingReading, void> {
     return () => this.listeners.delete(fn);
   }
 
+  /**
+   * Takes a park record still held in the outbox as that sensor's last stored frame (called on start, in append
+   * order, before devices connect): a sensor that resends a frame whose PUBACK was lost in a power loss is then
+   * recognised by the restarted gateway. Returns whether the record carried a frame counter of a mapped sensor.
+   */
+  seedFrame(rec: ParkRecord): boolean {
+    if (rec.fc === undefined || !this.bySensor.has(rec.d)) return false;
+    this.lastFrame.set(rec.d, { fc: rec.fc, occ: rec.occ, bat: rec.bat, rssi: rec.rssi });
+    return true;
+  }
+
   async handle(sensorId: string, reading: ParkingReading): Promise<void> {
     if (!parkingReading.check(reading)) {
       this.count.rejected++;
@@ -123,6 +163,24 @@ export class ParkingService implements DeviceService<ParkingReading, void> {
       this.count.unknown_sensor++;
       this.o.logger.warn({ code: 'E_UNKNOWN_DEVICE', sensor: sensorId }, 'parking: reading from an unmapped sensor');
       return;
+    }
+    const frame: Frame | undefined =
+      reading.fcnt === undefined ? undefined : { fc: reading.fcnt, occ: reading.occ, bat: reading.bat, rssi: reading.rssi };
+    if (frame !== undefined) {
+      // MQTT QoS 1 is at least once: a frame whose PUBACK the sensor never got comes again, with the same
+      // counter. Its record is already durable (or about to be): answer it, store nothing, observe nothing new.
+      const last = this.lastFrame.get(sensorId);
+      const busy = this.storing.get(sensorId);
+      if (busy !== undefined && sameFrame(busy.frame, frame)) {
+        await busy.done;
+        this.count.replayed++;
+        return;
+      }
+      if (last !== undefined && sameFrame(last, frame)) {
+        this.count.replayed++;
+        this.o.logger.debug({ sensor: sensorId, fcnt: frame.fc }, 'parking: resent frame answered, not stored again');
+        return;
+      }
     }
     this.count.readings++;
     const now = this.now();
@@ -138,8 +196,19 @@ export class ParkingService implements DeviceService<ParkingReading, void> {
     const rec: ParkRecord = { k: 'park', d: sensorId, ts: this.o.stamper.stamp(sensorId), lot: s.lot, space: s.cfg.id, occ: reading.occ };
     if (reading.bat !== undefined) rec.bat = reading.bat;
     if (reading.rssi !== undefined) rec.rssi = reading.rssi;
+    if (frame !== undefined) rec.fc = frame.fc;
     this.refresh(s.lot, now, events);
-    await this.o.sink.append([rec, ...events]);
+    const done = this.o.sink.append([rec, ...events]);
+    if (frame === undefined) return done;
+    const entry = { frame, done };
+    this.storing.set(sensorId, entry);
+    try {
+      await done;
+      // Only a durable frame counts as stored: if the append failed, no PUBACK went out and the resend must be stored.
+      this.lastFrame.set(sensorId, frame);
+    } finally {
+      if (this.storing.get(sensorId) === entry) this.storing.delete(sensorId);
+    }
   }
 
   /** Evaluates debounce, silence, share windows and overstays as of now; called every `tickMs`. */
