@@ -6,7 +6,9 @@ import type { AcceptanceLog } from './accepted.js';
 
 /**
  * Parking-space sensors: each is its own MQTT client of the gateway's site broker (as real LoRa/NB-IoT bridges
- * or Wi-Fi sensors would be), publishing QoS 1 readings. A PUBACK is the gateway's acceptance.
+ * or Wi-Fi sensors would be), publishing QoS 1 readings. A PUBACK is the gateway's acceptance. Every reading
+ * carries the sensor's frame counter (`fcnt`, +1 per new reading); when mqtt.js resends an unacknowledged publish
+ * after a reconnect it sends the same bytes, so the gateway sees the same counter and stores the reading once.
  */
 export interface ParkingFleetOptions {
   brokerUrl: string;
@@ -20,6 +22,8 @@ export interface ParkingFleetOptions {
 export class ParkingFleet {
   private readonly clients = new Map<string, MqttClient>();
   readonly state = new Map<string, boolean>();
+  /** Next frame counter per sensor (uint32, wraps as a LoRaWAN FCnt does). */
+  private readonly fcnt = new Map<string, number>();
   private readonly sensors: string[];
   private readonly r: () => number;
   private timer: NodeJS.Timeout | undefined;
@@ -49,10 +53,15 @@ export class ParkingFleet {
     );
   }
 
-  /** One reading from one sensor; resolves true when the gateway PUBACKed it. */
+  /** One new reading from one sensor (its frame counter is added unless given); resolves true when PUBACKed. */
   async send(id: string, reading: ParkingReading): Promise<boolean> {
     const c = this.clients.get(id);
     if (!c) throw new Error(`unknown simulated sensor ${id}`);
+    if (reading.fcnt === undefined) {
+      const fc = this.fcnt.get(id) ?? 0;
+      this.fcnt.set(id, (fc + 1) >>> 0);
+      reading = { ...reading, fcnt: fc };
+    }
     try {
       await c.publishAsync(site.parking(id), JSON.stringify(reading), { qos: 1 });
       this.state.set(id, reading.occ);
