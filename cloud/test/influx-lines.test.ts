@@ -7,7 +7,7 @@ const TS = '1795350000000000007';
 /** One valid record of every kind, with every optional field set. */
 const SAMPLES: Record<HutongRecord['k'], HutongRecord> = {
   scan: { k: 'scan', d: 'sc1', ts: TS, bin: 'B-0001', cat: 'kitchen', crew: 'crew-7', kg: 12.5, grade: 4 },
-  park: { k: 'park', d: 'ps-001', ts: TS, lot: 'north', space: 'N-001', occ: true, bat: 87, rssi: -71.5 },
+  park: { k: 'park', d: 'ps-001', ts: TS, lot: 'north', space: 'N-001', occ: true, bat: 87, rssi: -71.5, fc: 4_294_967_295 },
   lot: { k: 'lot', d: 'gw1', ts: TS, lot: 'north', free: 10, occupied: 280, unknown: 10 },
   gate: { k: 'gate', d: 'rd1', ts: TS, gate: 'east', dir: 'in', res: 'deny', reason: 'revoked', holder: 'h-9f3a', ms: 3.25 },
   litter: { k: 'litter', d: 'cam1', ts: TS, ev: 'ev-123', zone: 'lawn', label: 'bottle', conf: 0.91, box: [10, 20, 30.5, 40], img: 'a'.repeat(64) },
@@ -78,7 +78,7 @@ describe('line protocol', () => {
   it('maps every kind as documented', () => {
     const expected: Record<string, string> = {
       scan: 'scan,bin=B-0001,category=kitchen,d=sc1,gw=gw1 n=1i,crew="crew-7",kg=12.5,grade=4i 1795350000000000007\n',
-      park: 'park,d=ps-001,gw=gw1,lot=north,space=N-001 occ=t,bat=87,rssi=-71.5 1795350000000000007\n',
+      park: 'park,d=ps-001,gw=gw1,lot=north,space=N-001 occ=t,bat=87,rssi=-71.5,fc=4294967295i 1795350000000000007\n',
       lot: 'lot,d=gw1,gw=gw1,lot=north free=10i,occupied=280i,unknown=10i 1795350000000000007\n',
       gate: 'gate,d=rd1,dir=in,gate=east,gw=gw1,reason=revoked,res=deny ms=3.25,holder="h-9f3a" 1795350000000000007\n',
       litter: `litter,camera=cam1,gw=gw1,label=bottle,zone=lawn ev="ev-123",conf=0.91,x=10,y=20,w=30.5,h=40,img="${'a'.repeat(64)}" 1795350000000000007\n`,
