@@ -852,7 +852,7 @@ def render_scene(seed, W, H, s, n_items=None, min_len=10.0, max_len=80.0):
 
     # litter
     if n_items is None:
-        n_items = 0 if rng.random() < 0.3 else int(rng.integers(1, 7 if area > 0.6 else 5))
+        n_items = 0 if rng.random() < 0.2 else int(rng.integers(1, 9 if area > 0.6 else 6))
     boxes, classes = [], []
     tries = 0
     while len(boxes) < n_items and tries < n_items * 6:
@@ -884,20 +884,20 @@ def render_scene(seed, W, H, s, n_items=None, min_len=10.0, max_len=80.0):
         box = [x0 + bx0, y0 + by0, x0 + bx1, y0 + by1]
         if _boxes_overlap(box, boxes):
             continue
-        opacity = 1.0 if rng.random() > 0.15 else rng.uniform(0.35, 0.9)
+        opacity = 1.0 if rng.random() > 0.08 else rng.uniform(0.6, 0.9)  # worn / half-transparent, still recognisable
         if rng.random() < 0.35:  # drop shadow
             off = rng.uniform(1, 5) * s
             sa = blur_f(al, rng.uniform(0.8, 2.5) * s) * rng.uniform(0.2, 0.5) * opacity
             place(canvas, np.zeros(sa.shape + (3,), np.float32), sa, x0 + int(off), y0 + int(off * rng.uniform(0.3, 1.2)))
-        if rng.random() < 0.25:
-            sig = rng.uniform(0.3, 1.2) * s
+        if rng.random() < 0.12:
+            sig = rng.uniform(0.3, 0.7) * s
             rgbp, al = blur_f(rgbp, sig), blur_f(al, sig)
         place(canvas, rgbp * opacity, al * opacity, x0, y0)
         boxes.append(box)
         classes.append(cls)
 
     # a few things on top: leaves, then shadows
-    for _ in range(rng.poisson(dens * area * 0.5)):
+    for _ in range(rng.poisson(dens * area * 0.2)):
         paste_small(rng, canvas, leaf_patch, rng.uniform(6, 30) * s, s)
     for _ in range(rng.poisson(0.9 * area)):
         add_shadow(rng, canvas, s)
@@ -919,13 +919,13 @@ def render_scene(seed, W, H, s, n_items=None, min_len=10.0, max_len=80.0):
         canvas = grey + (canvas - grey) * rng.uniform(0.4, 1.5)
     canvas = clamp01(canvas) ** rng.uniform(0.75, 1.3)
     if rng.random() < 0.7:
-        canvas = canvas + rng.uniform(0.0, 0.035) * rng.standard_normal(canvas.shape).astype(np.float32)
+        canvas = canvas + rng.uniform(0.0, 0.025) * rng.standard_normal(canvas.shape).astype(np.float32)
     img = (clamp01(canvas) * 255 + 0.5).astype(np.uint8)
-    if rng.random() < 0.3:
-        img = np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2) * s)))
-    if rng.random() < 0.85:
+    if rng.random() < 0.15:
+        img = np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.8) * s)))
+    if rng.random() < 0.7:
         buf = io.BytesIO()
-        Image.fromarray(img).save(buf, "JPEG", quality=int(rng.integers(25, 96)))
+        Image.fromarray(img).save(buf, "JPEG", quality=int(rng.integers(45, 96)))
         img = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
     b = np.array(boxes, np.float32).reshape(-1, 4)
     c = np.array(classes, np.int64)
