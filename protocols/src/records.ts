@@ -84,6 +84,9 @@ export const GateRecord = Type.Object(
     reason: Type.String({ pattern: '^[a-z_]{1,32}$' }),
     holder: Type.Optional(Id),
     ms: Type.Number({ minimum: 0, description: 'decision latency at the gateway' }),
+    rid: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 4_294_967_295, description: "the reader's request id (`rid`), the request's identity at the gateway" }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -49,6 +49,13 @@ export const PassRequest = Type.Object(
   {
     code: Type.String({ minLength: 1, maxLength: 1024 }),
     dir: Type.Optional(Type.Union([Type.Literal('in'), Type.Literal('out')])),
+    rid: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 4_294_967_295,
+        description: "the reader's request id: new for each presentation, kept when the reader asks again for want of an answer",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -66,7 +73,8 @@ export const passRequest = compile(PassRequest);
 /**
  * Line forms for TCP and serial readers: one request per line, one answer line per request.
  * Scanner: `CODE[;crew=ID][;kg=N][;grade=N][;full]`  →  `OK recorded` | `OK duplicate` | `NO unknown` | `NO rejected <reason>`
- * Pass reader: `[in|out ]QRTEXT`                     →  `GRANT <reason>` | `DENY <reason>`
+ * Pass reader: `[in|out ]QRTEXT[;rid=N]`             →  `GRANT <reason>` | `DENY <reason>`
+ * (`;` is not in the base45 alphabet of a code, so the request id suffix cannot be part of one.)
  */
 export function parseScanLine(line: string): ScanRequest | null {
   const parts = line.trim().split(';');
@@ -89,10 +97,17 @@ export function formatScanAnswer(a: ScanAnswer): string {
 }
 
 export function parsePassLine(line: string): PassRequest | null {
-  const t = line.trim();
+  let t = line.trim();
+  const r = /;rid=(\d{1,10})$/.exec(t);
+  if (r) t = t.slice(0, r.index).trimEnd();
   const m = /^(in|out) (.+)$/.exec(t);
   const req: PassRequest = m ? { dir: m[1] as 'in' | 'out', code: m[2] as string } : { code: t };
+  if (r) req.rid = Number(r[1]);
   return passRequest.check(req) ? req : null;
+}
+
+export function formatPassLine(req: PassRequest): string {
+  return `${req.dir ? `${req.dir} ` : ''}${req.code}${req.rid !== undefined ? `;rid=${req.rid}` : ''}`;
 }
 
 export function formatPassAnswer(a: PassAnswer): string {

@@ -6,6 +6,7 @@ import {
   gatewayMayPublish,
   gatewayMaySubscribe,
   nsTimestamp,
+  formatPassLine,
   parsePassLine,
   parseScanLine,
   parseTopic,
@@ -71,6 +72,10 @@ describe('device lines', () => {
     expect(parseScanLine('BIN-1;bogus=1')).toBeNull();
     expect(parseScanLine('')).toBeNull();
     expect(parsePassLine('out ABC')).toEqual({ dir: 'out', code: 'ABC' });
+    expect(parsePassLine('in HT:A B;rid=42')).toEqual({ dir: 'in', code: 'HT:A B', rid: 42 });
+    expect(parsePassLine('HT:AB;rid=0')).toEqual({ code: 'HT:AB', rid: 0 });
+    expect(parsePassLine('HT:AB;rid=9999999999')).toBeNull(); // above uint32
+    expect(parsePassLine(formatPassLine({ dir: 'out', code: 'HT:X', rid: 7 }))).toEqual({ dir: 'out', code: 'HT:X', rid: 7 });
   });
 });
 
