@@ -149,7 +149,7 @@ export class BinService implements DeviceService<ScanRequest, ScanAnswer> {
     const binId = rec.k === 'scan' ? rec.bin : rec.subject;
     if (!this.bins.has(binId)) return false;
     const at = Math.min(nsToMs(rec.ts), this.now());
-    const what = rec.k === 'scan' ? scanContent(rec.crew, rec.kg, rec.grade) : rec.detail;
+    const what = rec.k === 'scan' ? scanContent(rec.crew, rec.kg, rec.grade) : (rec.detail ?? '');
     (full ? this.lastFull : this.lastScan).set(binId, { at, scanner: rec.d, what });
     return true;
   }
