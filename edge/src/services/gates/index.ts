@@ -4,6 +4,7 @@ import {
   type GateRecord,
   type HutongRecord,
   isValidId,
+  nsToMs,
   type PassAnswer,
   type PassCrypto,
   type PassRequest,
@@ -21,8 +22,24 @@ import { type Decision, PassVerifier } from './verifier.js';
 export { GatesSection, type GatesConfig } from './config.js';
 export { nodePassCrypto, ed25519PublicKey, ed25519PrivateKey } from './crypto.js';
 export type { ApplyResult } from './revocations.js';
+export { seedGateDecisions } from './held.js';
 
 type Gate = GatesConfig['gates'][number];
+
+/**
+ * A decision made for one reader request id (`rid`) and recorded: what a repeat of that request is answered.
+ * `done` is set while its record is being stored and resolves with the answer, or undefined if it was not stored.
+ */
+interface Answered {
+  at: number;
+  dir: 'in' | 'out';
+  holder: string | undefined;
+  answer: PassAnswer;
+  done?: Promise<PassAnswer | undefined>;
+}
+
+/** Request ids remembered per reader: a reader asks again for its last request, not for older ones. */
+const ANSWERED_PER_READER = 16;
 
 export interface GateServiceOptions {
   config: GatesConfig;
@@ -43,6 +60,11 @@ export interface GateServiceOptions {
  * Access gates: verifies passes offline (PassVerifier), records every decision as a `gate` record and answers the
  * reader only once that record is durable; a grant pulses the relay. Fire alarms release their gates; a guard's
  * manual open is recorded like any decision. Repeated denials at one gate raise one `pass_denied` state record.
+ *
+ * A reader that sends a request id (`rid`) and asks again with the same id because it got no answer (MQTT QoS 1
+ * resend, a TCP or serial reader retrying after the gateway restarted) gets the recorded decision again, without
+ * a second decision or record; a grant pulses the relay again, since the person is still at the gate. Recorded
+ * decisions are seeded on start from the gate records still held in the outbox (docs/passes.md).
  */
 export class GateService implements DeviceService<PassRequest, PassAnswer> {
   private readonly byReader = new Map<string, { gate: Gate; dir: 'in' | 'out' }>();
@@ -56,6 +78,8 @@ export class GateService implements DeviceService<PassRequest, PassAnswer> {
   private readonly alarms = new Set<string>();
   private readonly released = new Set<string>();
   private readonly denials = new Map<string, { times: number[]; raised: boolean }>();
+  /** reader → rid → its recorded decision, for as long as the request's code could be valid. */
+  private readonly answered = new Map<string, Map<number, Answered>>();
   private readonly count: Record<string, number> = {};
   private pruneTimer: NodeJS.Timeout | undefined;
 
@@ -114,10 +138,23 @@ export class GateService implements DeviceService<PassRequest, PassAnswer> {
     // Adapters validate requests; a direct caller's junk is still only a garbled code, never a throw.
     const dir = req.dir === 'in' || req.dir === 'out' ? req.dir : reader.dir;
     const now = this.now();
+    const rid = typeof req.rid === 'number' && typeof req.code === 'string' ? req.rid : undefined;
+    // Looked up before any await, so a repeat arriving while the first copy is stored finds it.
+    const first = rid === undefined ? undefined : this.repeatOf(readerId, rid, req.code, dir, now);
+    if (first) {
+      const a = first.done ? await first.done : first.answer;
+      if (a) {
+        this.inc('request_replayed');
+        this.o.logger.debug({ reader: readerId, rid }, 'gates: repeated request answered with its recorded decision');
+        if (a.result === 'grant') this.pulse(gate);
+        return a;
+      }
+    }
     const d: Decision = typeof req.code === 'string' ? this.verifier.decide(req.code, gate, dir, now) : { res: 'deny', reason: 'garbled' };
     const ms = Math.round((performance.now() - t0) * 1000) / 1000;
     const rec: GateRecord = { k: 'gate', d: readerId, ts: this.o.stamper.stamp(readerId), gate: gate.id, dir, res: d.res, reason: d.reason, ms };
     if (d.holder) rec.holder = d.holder;
+    if (rid !== undefined) rec.rid = rid;
     const recs: HutongRecord[] = [rec];
     if (d.res === 'deny') {
       this.inc(`deny_${d.reason}`);
@@ -126,12 +163,22 @@ export class GateService implements DeviceService<PassRequest, PassAnswer> {
     } else {
       this.inc('grant');
     }
+    const answer: PassAnswer = { result: d.res, reason: d.reason };
+    let settle: (a: PassAnswer | undefined) => void = () => {};
+    const mem: Answered | undefined =
+      rid === undefined ? undefined : { at: now, dir, holder: d.holder, answer, done: new Promise((r) => (settle = r)) };
+    if (mem && rid !== undefined) this.remember(readerId, rid, mem);
     try {
       const writes: Promise<void>[] = [this.o.sink.append(recs)];
       // A single-use pass is spent durably before the gate opens, so a crash cannot hand it out twice.
       if (d.res === 'grant' && d.singleUse) writes.push(this.used.add(d.passId));
       await Promise.all(writes);
+      if (mem) delete mem.done;
+      settle(answer);
     } catch (e) {
+      // Not recorded: a repeat of this request is decided afresh.
+      if (rid !== undefined && this.answered.get(readerId)?.get(rid) === mem) this.answered.get(readerId)?.delete(rid);
+      settle(undefined);
       this.inc('record_failed');
       this.o.logger.error({ err: e, gate: gate.id }, 'gates: decision could not be recorded');
       if (d.res === 'grant' && gate.failMode === 'fail-open') {
@@ -141,7 +188,42 @@ export class GateService implements DeviceService<PassRequest, PassAnswer> {
       return { result: 'deny', reason: 'not_recorded' };
     }
     if (d.res === 'grant') this.pulse(gate);
-    return { result: d.res, reason: d.reason };
+    return answer;
+  }
+
+  /**
+   * Takes a gate record still held in the outbox as a recorded decision (called on start, in append order, before
+   * devices connect): a reader that asks again, with the same request id, for a decision whose answer was lost in
+   * a power loss then gets that decision. Only reader records with a request id; returns whether it was taken.
+   */
+  seedHeld(rec: GateRecord): boolean {
+    if (rec.rid === undefined || !this.byReader.has(rec.d)) return false;
+    const at = Math.min(nsToMs(rec.ts), this.now());
+    this.remember(rec.d, rec.rid, { at, dir: rec.dir, holder: rec.holder, answer: { result: rec.res, reason: rec.reason } });
+    return true;
+  }
+
+  /**
+   * The first copy of request `rid` of this reader if this is a repeat of it, else undefined. A repeat names the
+   * same direction and, within the time its code can be valid at all, shows the same holder's authentic code (or,
+   * like the first, no authentic code): a reader that restarted its ids and sends another pass under an old id is
+   * decided afresh.
+   */
+  private repeatOf(readerId: string, rid: number, code: string, dir: 'in' | 'out', now: number): Answered | undefined {
+    const mem = this.answered.get(readerId)?.get(rid);
+    if (!mem || mem.dir !== dir || now - mem.at > this.o.config.freshnessMs + this.o.config.skewMs) return undefined;
+    return this.verifier.authenticHolder(code) === mem.holder ? mem : undefined;
+  }
+
+  private remember(readerId: string, rid: number, mem: Answered): void {
+    let m = this.answered.get(readerId);
+    if (!m) {
+      m = new Map();
+      this.answered.set(readerId, m);
+    }
+    m.delete(rid);
+    m.set(rid, mem);
+    if (m.size > ANSWERED_PER_READER) m.delete(m.keys().next().value as number);
   }
 
   /**

@@ -74,6 +74,19 @@ export class PassVerifier {
     return { res: 'grant', reason: 'ok', holder, passId: p.passId, singleUse: p.singleUse };
   }
 
+  /**
+   * The holder pseudonym of a code whose issuer and holder signatures both verify, else undefined: exactly when
+   * `decide` puts a holder on its record. Stateless; used to tell a reader's repeated request from another
+   * presentation that happens to reuse its request id.
+   */
+  authenticHolder(text: string): string | undefined {
+    const code = parseCode(text);
+    if (!code) return undefined;
+    const issuerKey = this.keys.get(code.pass.kid);
+    if (!issuerKey || !this.crypto.verify(issuerKey, code.pass.signed, code.pass.issuerSig)) return undefined;
+    return this.crypto.verify(code.pass.holderKey, code.signed, code.holderSig) ? code.pass.holder : undefined;
+  }
+
   /** Drops seen codes that are stale by now (they would be refused as stale before the replay check). */
   prune(nowMs: number): void {
     for (const [k, exp] of this.seen) if (exp < nowMs) this.seen.delete(k);
