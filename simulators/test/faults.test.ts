@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CutProxy, verdict } from '../src/index.js';
+import { CutProxy, verdict, verdictWithin } from '../src/index.js';
 
 function echoServer(): Promise<net.Server> {
   const s = net.createServer((c) => c.pipe(c));
@@ -57,5 +57,15 @@ describe('verdict', () => {
     expect(verdict(10, 10)).toEqual({ lost: 0, duplicated: 0 });
     expect(verdict(10, 8)).toEqual({ lost: 2, duplicated: 0 });
     expect(verdict(10, 12)).toEqual({ lost: 0, duplicated: 2 });
+  });
+});
+
+describe('verdictWithin', () => {
+  it('lets an unanswered request be stored at most once, and no more', () => {
+    expect(verdictWithin(10, 10, 0)).toEqual({ lost: 0, duplicated: 0, unansweredStored: 0 });
+    expect(verdictWithin(10, 11, 1)).toEqual({ lost: 0, duplicated: 0, unansweredStored: 1 });
+    expect(verdictWithin(10, 10, 1)).toEqual({ lost: 0, duplicated: 0, unansweredStored: 0 });
+    expect(verdictWithin(10, 12, 1)).toEqual({ lost: 0, duplicated: 1, unansweredStored: 1 });
+    expect(verdictWithin(10, 9, 3)).toEqual({ lost: 1, duplicated: 0, unansweredStored: 0 });
   });
 });

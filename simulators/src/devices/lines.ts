@@ -1,5 +1,22 @@
 import net from 'node:net';
 
+/** How one request of a line device ended: its answer, or none (and whether the gateway can have read it). */
+export interface LineOutcome {
+  answer: string | undefined;
+  /** Times the line was written; more than 1 means the device asked again. */
+  sent: number;
+}
+
+/** Options of `LineClient.ask`: how long to keep asking, and the pause between attempts. */
+export interface AskOptions {
+  giveUpMs?: number;
+  retryMs?: number;
+  /** An answer not here within this is taken as lost (the connection is dropped and the line sent again). */
+  answerMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /**
  * A line-oriented device (TCP scanner or pass reader): writes one request line and reads one answer line.
  * Requests are answered in order, so a simple FIFO of waiters matches answers to requests.
@@ -8,6 +25,8 @@ export class LineClient {
   private sock: net.Socket | undefined;
   private buf = '';
   private readonly waiters: { resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
+  private turn: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(
     private readonly host: string,
@@ -74,7 +93,38 @@ export class LineClient {
     });
   }
 
+  /**
+   * What a real scanner or reader does: sends the line and, if the connection drops (or cannot be made) before
+   * the answer came, connects again and sends the same line again, until answered or `giveUpMs` passed or the
+   * client was closed. One request at a time: a request waits until the one before it ended.
+   */
+  ask(line: string, o: AskOptions = {}): Promise<LineOutcome> {
+    const run = async (): Promise<LineOutcome> => {
+      const until = Date.now() + (o.giveUpMs ?? 60_000);
+      let sent = 0;
+      while (!this.closed) {
+        try {
+          if (!this.sock || this.sock.destroyed) {
+            this.buf = '';
+            await this.connect();
+          }
+          sent++;
+          return { answer: await this.request(line, o.answerMs ?? 10_000), sent };
+        } catch {
+          // Refused (gateway down), dropped (gateway died), or no answer: ask again after a pause.
+          if (Date.now() >= until) break;
+          await sleep(o.retryMs ?? 250);
+        }
+      }
+      return { answer: undefined, sent };
+    };
+    const p = this.turn.then(run, run);
+    this.turn = p;
+    return p;
+  }
+
   close(): void {
+    this.closed = true;
     this.sock?.destroy();
   }
 }

@@ -20,3 +20,13 @@ export async function influxCount(influxUrl: string, db: string, query: string):
 export function verdict(accepted: number, stored: number): { lost: number; duplicated: number } {
   return { lost: Math.max(0, accepted - stored), duplicated: Math.max(0, stored - accepted) };
 }
+
+/**
+ * Verdict for devices whose requests may go unanswered (the gateway died after storing, before answering, and the
+ * device gave up): an unanswered request may be stored once without being accepted. lost = accepted but not
+ * stored; duplicated = stored beyond accepted + unanswered; unansweredStored = the stored extras it explains.
+ */
+export function verdictWithin(accepted: number, stored: number, unanswered: number): { lost: number; duplicated: number; unansweredStored: number } {
+  const extra = stored - accepted;
+  return { lost: Math.max(0, -extra), duplicated: Math.max(0, extra - unanswered), unansweredStored: Math.min(Math.max(0, extra), unanswered) };
+}

@@ -1,3 +1,4 @@
+import { formatPassLine } from '@hutong/protocols';
 import type { AcceptanceLog } from '../devices/accepted.js';
 import { LineClient } from '../devices/lines.js';
 import type { CompoundProfile, GateSpec } from '../profiles/compound.js';
@@ -8,6 +9,10 @@ import type { CloudApi } from './api.js';
  * Residents walking through the gates: each holds a wallet with a pass issued by the cloud, and shows its current
  * code at a gate reader (TCP line). A code changes every 30 s and is single-shot at a compound, so the fleet
  * rotates through enough residents that nobody shows the same code twice.
+ *
+ * Each reader numbers its requests (`;rid=N`) and, like a real one, asks again with the same line when the
+ * connection dropped before the answer came (the gateway died): the gateway answers a repeat with the decision it
+ * recorded, if it recorded one (docs/passes.md).
  */
 export interface GateFleetOptions {
   profile: CompoundProfile;
@@ -20,6 +25,8 @@ export interface GateFleetOptions {
 export class GateReaderFleet {
   private readonly wallets: { w: Wallet; inside: boolean }[] = [];
   private readonly readers = new Map<string, LineClient>();
+  private readonly rids = new Map<string, number>();
+  private readonly inFlight = new Set<Promise<string>>();
   private timer: NodeJS.Timeout | undefined;
   private next = 0;
   private gateTurn = 0;
@@ -48,20 +55,40 @@ export class GateReaderFleet {
     }
   }
 
-  /** One resident at one gate; resolves with the reader's answer line. */
-  async pass(gate: GateSpec): Promise<string> {
+  /** One resident at one gate; resolves with the reader's answer line ('' if it never got one). */
+  pass(gate: GateSpec): Promise<string> {
+    const p = this.present(gate);
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  private async present(gate: GateSpec): Promise<string> {
     const entry = this.wallets[this.next++ % this.wallets.length];
     if (!entry) throw new Error('no wallets');
     const dir = entry.inside ? 'out' : 'in';
     const reader = gate.readers.find((r) => r.dir === dir) ?? gate.readers[0];
     const client = reader && this.readers.get(reader.id);
     if (!reader || !client) throw new Error(`no reader at ${gate.id}`);
-    const answer = await client.request(`${dir} ${entry.w.code().text}`);
-    const verdict = answer.split(' ')[0] ?? '';
+    const rid = (this.rids.get(reader.id) ?? 0) + 1;
+    this.rids.set(reader.id, rid);
+    const { answer, sent } = await client.ask(formatPassLine({ dir, code: entry.w.code().text, rid }), { giveUpMs: 60_000 });
+    const at = Date.now();
+    if (answer === undefined) {
+      // Sent, never answered: the gateway may have recorded a decision nobody heard.
+      if (sent > 0) this.o.log.noAnswer({ kind: 'gate', device: reader.id, at, detail: `rid ${rid}` });
+      return '';
+    }
+    const [verdict = '', reason = ''] = answer.split(' ');
     this.answers.set(answer, (this.answers.get(answer) ?? 0) + 1);
     if (verdict === 'GRANT') entry.inside = !entry.inside;
-    // Every answered decision is recorded by the gateway (grant or deny): that answer is its acceptance.
-    if (verdict === 'GRANT' || verdict === 'DENY') this.o.log.add({ kind: 'gate', device: reader.id, at: Date.now(), detail: answer });
+    // Every decision the gateway recorded is answered GRANT/DENY with a pass reason: that answer is its
+    // acceptance. A refusal (`DENY E_…`) or a decision it could not record (`not_recorded`, `fail_open`) is not.
+    const recorded = (verdict === 'GRANT' || verdict === 'DENY') && !/^E_/.test(reason) && reason !== 'not_recorded' && reason !== 'fail_open';
+    const item = { kind: 'gate' as const, device: reader.id, at, detail: answer };
+    if (sent > 1) this.o.log.askedAgain(item);
+    if (recorded) this.o.log.add(item);
+    else this.o.log.refuse(item);
     return answer;
   }
 
@@ -74,9 +101,11 @@ export class GateReaderFleet {
     }, Math.max(1, everyMs));
   }
 
+  /** Stops the residents; a request still unanswered is given up (and logged as such) before this resolves. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     for (const c of this.readers.values()) c.close();
+    await Promise.allSettled([...this.inFlight]);
     this.readers.clear();
   }
 }
