@@ -19,6 +19,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('fault matrix: nothing lost, nothing duplicated', () => {
   let dir: string;
   let stack: CompoundStack;
+  const profile = referenceCompound();
   const counts = async () => ({
     park: await influxCount(stack.influxUrl, 'hutong', `SELECT count("occ") FROM "telemetry"."park" WHERE "gw" = 'gw-ref'`),
     scan: await influxCount(stack.influxUrl, 'hutong', `SELECT count("n") FROM "events"."scan" WHERE "gw" = 'gw-ref'`),
@@ -29,7 +30,7 @@ describe('fault matrix: nothing lost, nothing duplicated', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hutong-faults-'));
-    stack = new CompoundStack({ profile: referenceCompound(), dir, camera: false, separateInflux: true });
+    stack = new CompoundStack({ profile, dir, camera: false, separateInflux: true });
     await stack.start();
   }, 480_000);
 
@@ -67,11 +68,20 @@ describe('fault matrix: nothing lost, nothing duplicated', () => {
     // 4. agent kill -9 in the middle of a burst of readings from every sensor at once.
     await sleep(10_000);
     const burst = Promise.all(stack.parking.sensorIds.map((id, i) => stack.parking.send(id, { occ: i % 2 === 0, bat: 90 })));
+    // Scans and passes in the same burst, queued behind it, so some are likely in flight when the agent dies.
+    const lines = Promise.all([
+      ...profile.scanners.map(() => {
+        const { scanner, req } = stack.scanners.randomScan();
+        return stack.scanners.scan(scanner, req);
+      }),
+      ...profile.gates.map((g) => stack.gates?.pass(g)),
+    ]);
     await sleep(150);
     await stack.edge.kill('SIGKILL');
     stack.edge.start();
     await stack.edge.waitForLine((l) => l.msg === 'gateway agent started', 240_000);
     await burst;
+    await lines;
     await sleep(10_000);
 
     await stack.stopLoad();
