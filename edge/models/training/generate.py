@@ -495,7 +495,7 @@ def draw_round_top(rng, D, kind):
 def draw_cup_side(rng, L):
     Dt = L * rng.uniform(0.6, 0.95)
     Db = Dt * rng.uniform(0.55, 0.8)
-    e = Dt * rng.uniform(0.0, 0.35)  # rim ellipse depth (perspective)
+    e = Dt * rng.uniform(0.12, 0.5)  # rim ellipse depth: the opening of a lying cup is seen obliquely
 
     def hw(u):
         u = np.asarray(u, np.float32)
@@ -544,7 +544,7 @@ def draw_bag(rng, L):
     im = Image.new("L", (n, hgt), 0)
     d = ImageDraw.Draw(im)
     d.polygon(pts, fill=255)
-    if rng.random() < 0.4:  # handles
+    if rng.random() < 0.75:  # handles (carrier bags)
         for sgn in (-1, 1):
             hx = n / 2 + L * 0.42
             hy = hgt / 2 + sgn * Wd * 0.2
@@ -673,7 +673,7 @@ def litter_patch(rng, cls, L):
             return draw_round_top(rng, L * rng.uniform(0.55, 0.75), "can")
         return draw_can_side(rng, L)
     if cls == 2:
-        if rng.random() < 0.25:
+        if rng.random() < 0.1:  # standing, seen from above (rare: most cups on the ground lie on their side)
             return draw_round_top(rng, L * rng.uniform(0.6, 0.85), "cup")
         return draw_cup_side(rng, L)
     if cls == 3:
@@ -906,18 +906,18 @@ def render_scene(seed, W, H, s, n_items=None, min_len=10.0, max_len=80.0):
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     a = rng.uniform(0, 2 * math.pi)
     g = (math.cos(a) * xx / W + math.sin(a) * yy / H)
-    g = 1 + rng.uniform(-0.35, 0.35) * (g - g.mean())
+    g = 1 + rng.uniform(-0.25, 0.25) * (g - g.mean())
     if rng.random() < 0.3:
         cx, cy = rng.uniform(0, W), rng.uniform(0, H)
         g *= 1 + rng.uniform(-0.3, 0.3) * np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / (rng.uniform(0.2, 0.8) * W) ** 2))
     canvas = canvas * g[..., None]
-    canvas = canvas * rng.uniform(0.6, 1.35) * rng.uniform(0.88, 1.12, 3).astype(np.float32)
+    canvas = canvas * rng.uniform(0.75, 1.25) * rng.uniform(0.9, 1.1, 3).astype(np.float32)
     mean = canvas.mean()
-    canvas = (canvas - mean) * rng.uniform(0.7, 1.3) + mean
+    canvas = (canvas - mean) * rng.uniform(0.8, 1.2) + mean
     if rng.random() < 0.3:  # desaturate / oversaturate
         grey = canvas.mean(-1, keepdims=True)
         canvas = grey + (canvas - grey) * rng.uniform(0.4, 1.5)
-    canvas = clamp01(canvas) ** rng.uniform(0.75, 1.3)
+    canvas = clamp01(canvas) ** rng.uniform(0.85, 1.15)
     if rng.random() < 0.7:
         canvas = canvas + rng.uniform(0.0, 0.025) * rng.standard_normal(canvas.shape).astype(np.float32)
     img = (clamp01(canvas) * 255 + 0.5).astype(np.uint8)
