@@ -502,9 +502,9 @@ def draw_cup_side(rng, L):
         return (Db + (Dt - Db) * np.clip(u / L, 0, 1)) / 2
 
     m, u, vn, h, w = _profile_mask(L, hw, 2 + e / 2)
-    white = rng.random() < 0.55
-    wall = jitter(rng, (0.95, 0.93, 0.88), 0.05) if white else hsv_color(rng.uniform(), rng.uniform(0.3, 0.9), rng.uniform(0.2, 0.95))
-    sh = 0.75 + 0.25 * cyl_shade(vn, rng)
+    white = rng.random() < 0.4
+    wall = jitter(rng, (0.95, 0.93, 0.88), 0.05) if white else hsv_color(rng.uniform(), rng.uniform(0.4, 0.95), rng.uniform(0.35, 0.95))
+    sh = 0.45 + 0.55 * cyl_shade(vn, rng)  # a round paper wall: dark flanks, a highlight
     rgb = wall[None, None, :] * sh[..., None]
     if rng.random() < 0.5:  # sleeve
         a, b = rng.uniform(0.25, 0.45) * L, rng.uniform(0.6, 0.8) * L
@@ -525,9 +525,9 @@ def draw_cup_side(rng, L):
         ell = ((u - L) / (e / 2)) ** 2 + ((y - cy) / (Dt / 2)) ** 2
         inside = ell < 1
         m = np.maximum(m, inside.astype(np.float32))
-        innerc = rgb.mean(axis=(0, 1)) * 0.6 if rng.random() < 0.6 else jitter(rng, (0.3, 0.18, 0.08), 0.05)
+        innerc = wall * rng.uniform(0.25, 0.5) if rng.random() < 0.7 else jitter(rng, (0.3, 0.18, 0.08), 0.05)
         rgb = np.where(inside[..., None], innerc, rgb)
-        rimm = (ell < 1) & (ell > 0.72)
+        rimm = (ell < 1) & (ell > rng.uniform(0.55, 0.75))  # the rolled rim is a thick bright ring
         rgb = np.where(rimm[..., None], clamp01(wall * 1.1 + 0.05), rgb)
     else:
         rimm = u > L - 0.05 * L
@@ -540,11 +540,23 @@ def draw_bag(rng, L):
     Wd = L * ar
     n = int(L + 8)
     hgt = int(Wd + 8)
-    pts = blob_polygon(rng, n / 2, hgt / 2, L / 2 * 0.92, Wd / 2 * 0.92, n=int(rng.integers(10, 26)), rough=rng.uniform(0.15, 0.4), angle=0)
+    tied = rng.random() < 0.75
+    # a tied bag: the body takes ~3/4 of the length, the knot and its two handle loops ("ears") the rest
+    bx, brx = (n / 2 - L * 0.12, L * 0.36) if tied else (n / 2, L / 2 * 0.92)
+    pts = blob_polygon(rng, bx, hgt / 2, brx, Wd / 2 * 0.92, n=int(rng.integers(10, 26)), rough=rng.uniform(0.15, 0.4), angle=0)
     im = Image.new("L", (n, hgt), 0)
     d = ImageDraw.Draw(im)
     d.polygon(pts, fill=255)
-    if rng.random() < 0.75:  # handles (carrier bags)
+    if tied:
+        knot_x = bx + brx * 0.95
+        kr = Wd * rng.uniform(0.07, 0.11)
+        d.ellipse([knot_x - kr, hgt / 2 - kr, knot_x + kr, hgt / 2 + kr], fill=255)
+        for sgn in (-1, 1):
+            rr_ = min(L * 0.11, Wd * rng.uniform(0.16, 0.24))
+            hx = knot_x + rr_ * rng.uniform(0.7, 1.0)
+            hy = hgt / 2 + sgn * rr_ * rng.uniform(0.6, 1.1)
+            d.ellipse([hx - rr_, hy - rr_ * 0.75, hx + rr_, hy + rr_ * 0.75], outline=255, width=max(1, int(Wd * rng.uniform(0.035, 0.07))))
+    elif rng.random() < 0.5:  # open handles at one end
         for sgn in (-1, 1):
             hx = n / 2 + L * 0.42
             hy = hgt / 2 + sgn * Wd * 0.2
@@ -557,6 +569,9 @@ def draw_bag(rng, L):
     base = jitter(rng, base, 0.05)
     op = {"white": rng.uniform(0.65, 0.95), "black": rng.uniform(0.85, 1.0), "clear": rng.uniform(0.45, 0.7)}.get(kind, rng.uniform(0.7, 1.0))
     shade = 1 + rng.uniform(0.08, 0.35) * fbm(rng, hgt, n, max(2.0, L / 6), 3)
+    # a filled bag bulges: darker towards its outline (distance to the edge through a blur of the mask)
+    bulge = blur_f(m, max(1.0, Wd * 0.15))
+    shade = shade * (rng.uniform(0.35, 0.6) + rng.uniform(0.4, 0.65) * np.clip(bulge * 1.6, 0, 1))
     rgb = base[None, None, :] * shade[..., None]
     # wrinkle lines: light and dark
     wr = Image.new("L", (n, hgt), 0)
