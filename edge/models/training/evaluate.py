@@ -274,9 +274,11 @@ Latency: {lat.get('ms_per_frame', float('nan')):.1f} ms/frame measured with onnx
   random scale (1x-2.3x, then resized down with a random resampling filter), seen as random {info.get('crop', '?')}x{info.get('crop', '?')} crops
   (mostly centred on an item; items cut by the crop are ignored in the loss) with flips/transposes and colour jitter. Scenes: top-down ground textures (asphalt with speckle and cracks, paving tiles and brick in many colours /
   sizes / angles, grass, concrete slabs, gravel, soil, two surfaces split by a curb), distractors that are not litter (leaves,
-  stones, twigs, drain covers, painted lines and dashes, puddles, soft shadows of trees/poles/buildings), 0-6 litter items
-  (about 30% of scenes have none) 10-80 px long at model scale, any rotation, partial opacity, blur, drop shadows; global
-  lighting gradients, brightness/contrast/colour/saturation/gamma shifts, Gaussian noise, blur, JPEG quality 25-95.
+  stones, twigs, drain covers, painted lines and dashes, puddles, soft shadows of trees/poles/buildings), 0-8 litter items
+  (about 20% of scenes have none) 10-80 px long at model scale, any rotation, sometimes worn (opacity 0.6-0.9), slightly
+  blurred or with a drop shadow; bottles, cans (side and top), cups (mostly lying, open end seen obliquely), carrier bags
+  (mostly tied, with two handle loops), paper (sheets and crumpled); global lighting gradients, moderate
+  brightness/contrast/colour/saturation/gamma shifts, Gaussian noise, slight blur, JPEG quality 45-95.
 - Loss: center-sampled positives (up to 9 cells inside each box nearest its centre), IoU-aware class targets, BCE + GIoU.
 - Optimiser: AdamW, batch {info.get('batch', '?')}, EMA weights (the exported ones), {info.get('iters', '?')} iterations in total,
   torch {info.get('torch', torch.__version__)} with {info.get('threads', 2)} threads. Phases (each starts from the previous one's EMA weights):

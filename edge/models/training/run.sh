@@ -13,7 +13,7 @@ ITERS1=${ITERS1:-2000}
 ITERS2=${ITERS2:-800}
 ITERS3=${ITERS3:-1800}
 ITERS4=${ITERS4:-3000}
-CACHE_N=${CACHE_N:-1250}
+CACHE_N=${CACHE_N:-3000}
 CACHE=${CACHE:-/tmp/litter_cache}
 WORK=${WORK:-/tmp/litter_train}
 if ! "$PY" -c "import torch, onnx, numpy, PIL" 2>/dev/null; then
