@@ -1,45 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, healthy, spawnGateway, until } from './agent-process.js';
 import { TestCloud } from './uplink-cloud.js';
 
 let dir: string;
 let cloud: TestCloud;
 let child: ChildProcess | undefined;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await cond())) await new Promise((r) => setTimeout(r, 50));
-}
-
-function startGateway(configFile: string): ChildProcess {
-  const p = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../src/main.ts'), '--config', configFile], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
-  });
-  child = p;
-  return p;
-}
-
-async function healthy(httpPort: number): Promise<boolean> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${httpPort}/health`);
-    return r.ok && ((await r.json()) as { uplink: boolean }).uplink;
-  } catch {
-    return false;
-  }
-}
+const startGateway = (configFile: string): ChildProcess => (child = spawnGateway(configFile));
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hutong-crash-'));

@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Socket } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatPassLine, type HutongRecord, makeCode } from '@hutong/protocols';
@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileOutbox } from '../src/outbox/file.js';
 import { recordBytes } from '../src/records/provisional.js';
+import { freePort, healthy, partStat, segmentText, spawnGateway, until } from './agent-process.js';
 import { MuteProxy } from './mute-proxy.js';
 import { crypto, issue, keyPair } from './services-helpers.js';
 import { TestCloud } from './uplink-cloud.js';
@@ -26,48 +27,9 @@ let cloud: TestCloud;
 let child: ChildProcess | undefined;
 const proxies: MuteProxy[] = [];
 const sockets: Socket[] = [];
+const startGateway = (configFile: string): ChildProcess => (child = spawnGateway(configFile));
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await cond())) await new Promise((r) => setTimeout(r, 50));
-}
-
-function startGateway(configFile: string): ChildProcess {
-  const p = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../src/main.ts'), '--config', configFile], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
-  });
-  child = p;
-  return p;
-}
-
-async function healthy(httpPort: number): Promise<boolean> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${httpPort}/health`);
-    return r.ok && ((await r.json()) as { uplink: boolean }).uplink;
-  } catch {
-    return false;
-  }
-}
-
-async function segmentText(outboxDir: string): Promise<string> {
-  const names = (await readdir(outboxDir).catch(() => [] as string[])).filter((n) => n.endsWith('.log'));
-  const bufs = await Promise.all(names.map((n) => readFile(join(outboxDir, n))));
-  return Buffer.concat(bufs).toString('latin1');
-}
-
-async function stat(httpPort: number, part: string, name: string): Promise<number> {
-  const m = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const hit = new RegExp(`hutong_part_stat\\{[^}]*part="${part}",name="${name}"\\} (\\d+)`).exec(m);
-  return Number(hit?.[1] ?? 0);
-}
+const stat = (httpPort: number, part: string, name: string) => partStat(httpPort, part, name, 0);
 
 /** A line device's connection: `send` writes a line, `answer` resolves with the next answer line. */
 async function line(port: number): Promise<{ send(l: string): void; answer(): Promise<string> }> {

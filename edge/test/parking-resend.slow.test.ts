@@ -1,6 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type HutongRecord, site } from '@hutong/protocols';
@@ -9,6 +8,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileOutbox } from '../src/outbox/file.js';
 import { recordBytes } from '../src/records/provisional.js';
+import { freePort, healthy, partStat, segmentText, spawnGateway, until } from './agent-process.js';
+import { MuteProxy } from './mute-proxy.js';
 import { TestCloud } from './uplink-cloud.js';
 
 /**
@@ -24,85 +25,9 @@ let cloud: TestCloud;
 let child: ChildProcess | undefined;
 let proxy: MuteProxy | undefined;
 const clients: MqttClient[] = [];
+const startGateway = (configFile: string): ChildProcess => (child = spawnGateway(configFile));
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await cond())) await new Promise((r) => setTimeout(r, 50));
-}
-
-/** TCP proxy to the site broker; while `muted`, bytes from the broker are dropped (the devices hear nothing). */
-class MuteProxy {
-  muted = false;
-  port = 0;
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(private readonly target: number) {
-    this.server = createServer((down) => {
-      const up = createConnection({ host: '127.0.0.1', port: this.target });
-      for (const s of [down, up]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        // A dead gateway closes (or refuses) the upstream side: the device sees its connection drop and reconnects.
-        s.on('error', () => {});
-      }
-      down.on('data', (b) => up.write(b));
-      up.on('data', (b) => {
-        if (!this.muted) down.write(b);
-      });
-      down.on('close', () => up.destroy());
-      up.on('close', () => down.destroy());
-    });
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
-
-function startGateway(configFile: string): ChildProcess {
-  const p = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../src/main.ts'), '--config', configFile], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
-  });
-  child = p;
-  return p;
-}
-
-async function healthy(httpPort: number): Promise<boolean> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${httpPort}/health`);
-    return r.ok && ((await r.json()) as { uplink: boolean }).uplink;
-  } catch {
-    return false;
-  }
-}
-
-/** Raw bytes of every segment file: what a killed process leaves behind. */
-async function segmentText(outboxDir: string): Promise<string> {
-  const names = (await readdir(outboxDir).catch(() => [] as string[])).filter((n) => n.endsWith('.log'));
-  const bufs = await Promise.all(names.map((n) => readFile(join(outboxDir, n))));
-  return Buffer.concat(bufs).toString('latin1');
-}
-
-async function parkingStat(httpPort: number, name: string): Promise<number> {
-  const m = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const hit = new RegExp(`hutong_part_stat\\{[^}]*part="parking",name="${name}"\\} (\\d+)`).exec(m);
-  return Number(hit?.[1] ?? Number.NaN);
-}
+const parkingStat = (httpPort: number, name: string) => partStat(httpPort, 'parking', name, Number.NaN);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hutong-resend-'));
