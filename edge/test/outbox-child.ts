@@ -2,7 +2,7 @@
  * Child process for the kill -9 test (outbox-kill.test.ts): appends to a FileOutbox from several concurrent
  * appenders as fast as it can and prints `<n>` on stdout the moment the append of item n resolved (i.e. the
  * moment a device would have been answered). With DRAIN=1 it also leases and releases as an uplink would,
- * printing `r<n>` once the release of item n resolved. The parent SIGKILLs it mid-burst.
+ * printing `q<n>` before it asks to release item n and `r<n>` once that release resolved. The parent SIGKILLs it mid-burst.
  * Usage: tsx outbox-child.ts DIR START APPENDERS [DRAIN]
  */
 import { pino } from 'pino';
@@ -42,8 +42,10 @@ async function drainer(): Promise<void> {
       await ob.whenReadable();
       continue;
     }
-    await ob.release(got.map((g) => g.id));
     const ks = got.map((g) => (JSON.parse(Buffer.from(g.data).toString()) as { k: number }).k);
+    // `q` before the release: a kill after the release is durable but before `r` is printed must not look like a loss.
+    process.stdout.write(ks.map((k) => `q${k}\n`).join(''));
+    await ob.release(got.map((g) => g.id));
     process.stdout.write(ks.map((k) => `r${k}\n`).join(''));
   }
 }
