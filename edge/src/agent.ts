@@ -20,9 +20,10 @@ import { createOutbox, type Outbox } from './outbox/index.js';
 import { OutboxImageSink } from './records/image-sink.js';
 import { OutboxSink } from './records/outbox-sink.js';
 import { SyncedStamper } from './records/synced-stamper.js';
-import { BinService, seedBinScans } from './services/bins/index.js';
-import { GateService, seedGateDecisions } from './services/gates/index.js';
-import { ParkingService, seedParkingFrames } from './services/parking/index.js';
+import { restoreHeld } from './records/held.js';
+import { BinService, binScansVisitor } from './services/bins/index.js';
+import { GateService, gateDecisionsVisitor } from './services/gates/index.js';
+import { ParkingService, parkingFramesVisitor } from './services/parking/index.js';
 import { Uplink } from './uplink/uplink.js';
 
 export interface RunningAgent {
@@ -161,12 +162,10 @@ export async function startAgent(config: EdgeConfig, logger: Logger, opts: Agent
   await sup.start(part('outbox', () => outbox.open(), () => outbox.close()), true);
   // Before any device can connect: a sensor resending a frame, a scanner or reader asking again for a request
   // stored before a power loss, must find it known (docs/faults.md).
-  const frames = seedParkingFrames(outbox, parking);
-  log.info(frames, 'parking: last frame counters restored from the outbox');
-  const scans = seedBinScans(outbox, bins);
-  log.info(scans, 'bins: duplicate window restored from the outbox');
-  const decisions = seedGateDecisions(outbox, gates);
-  log.info(decisions, 'gates: recorded decisions of reader requests restored from the outbox');
+  // One pass over the held records: parking's last frame counters, the bins' duplicate window, the gates'
+  // recorded decisions of reader requests.
+  const restored = restoreHeld(outbox, [parkingFramesVisitor(parking), binScansVisitor(bins), gateDecisionsVisitor(gates)]);
+  log.info(restored, 'services: state restored from the records held in the outbox');
   try {
     await sup.start(part('bins', () => bins.start(), () => bins.stop()));
     await sup.start(part('parking', () => parking.start(), () => parking.stop()));

@@ -6,7 +6,7 @@ import type { BinConfig, BinsConfig } from './config.js';
 import { lastClosedSlot } from './schedule.js';
 
 export { BinsSection, type BinsConfig } from './config.js';
-export { seedBinScans } from './held.js';
+export { binScansVisitor, seedBinScans } from './held.js';
 
 export interface BinServiceOptions {
   config: BinsConfig;

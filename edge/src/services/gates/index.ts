@@ -22,7 +22,7 @@ import { type Decision, PassVerifier } from './verifier.js';
 export { GatesSection, type GatesConfig } from './config.js';
 export { nodePassCrypto, ed25519PublicKey, ed25519PrivateKey } from './crypto.js';
 export type { ApplyResult } from './revocations.js';
-export { seedGateDecisions } from './held.js';
+export { gateDecisionsVisitor, seedGateDecisions } from './held.js';
 
 type Gate = GatesConfig['gates'][number];
 

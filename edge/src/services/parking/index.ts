@@ -7,7 +7,7 @@ import { inShareWindow } from './window.js';
 
 export { ParkingSection, type ParkingConfig } from './config.js';
 export { inShareWindow } from './window.js';
-export { seedParkingFrames } from './held.js';
+export { parkingFramesVisitor, seedParkingFrames } from './held.js';
 
 export interface LotCounts {
   free: number;
