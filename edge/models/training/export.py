@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 import generate
-from model import LitterNet, count_params
+from model import count_params, from_checkpoint
 
 torch.set_num_threads(2)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -136,10 +136,7 @@ def _first_seed(info):
 
 def load_model(weights):
     ck = torch.load(weights, map_location="cpu")
-    m = LitterNet()
-    m.load_state_dict(ck["model"])
-    m.eval()
-    return m, ck
+    return from_checkpoint(ck), ck
 
 
 def main():

@@ -423,7 +423,8 @@ def draw_can_side(rng, L):
         u = np.asarray(u, np.float32)
         return np.where(u > L - tap, r * (0.82 + 0.18 * (L - u) / tap), np.where(u < 0.03 * L, r * 0.93, r))
 
-    m, u, vn, h, w = _profile_mask(L, hw, 2)
+    e = D * rng.uniform(0.1, 0.45)  # a camera above the ground sees a lying can's ends as ellipses
+    m, u, vn, h, w = _profile_mask(L, hw, 2 + e / 2)
     sh = cyl_shade(vn, rng, metal=True)
     silver = np.float32(rng.uniform(0.7, 0.95)) * np.array([1, 1, 1.03], np.float32)
     rgb = silver[None, None, :] * sh[..., None]
@@ -444,6 +445,24 @@ def draw_can_side(rng, L):
     # crushed cans: dents
     if rng.random() < 0.3:
         rgb = rgb * (1 + 0.25 * smooth_noise(rng, h, w, L * 0.15)[..., None])
+    # the ends, seen obliquely: the domed bottom peeks out at u = 0; the lid at u = L is a flat metal disc with a
+    # raised rim and the tab (unlike a cup's opening: dark inside, a thick bright rim, and a tapered wall)
+    x, y = _uv(h, w)
+    cy = h / 2
+    bot = (((u / (e / 2)) ** 2 + ((y - cy) / (r * 0.93)) ** 2) < 1) & (u < 0)
+    rgb = np.where(bot[..., None], silver * rng.uniform(0.45, 0.65), rgb)
+    rl = r * 0.84
+    ell = ((u - L) / (e / 2)) ** 2 + ((y - cy) / rl) ** 2
+    lid = ell < 1
+    lidc = silver * rng.uniform(0.7, 0.95)
+    lid_rgb = lidc * (0.9 + 0.1 * np.clip((y - cy) / rl, -1, 1))[..., None]
+    lid_rgb = np.where(((ell > 0.62) & (ell < 0.78))[..., None], lidc * 0.6, lid_rgb)  # groove inside the rim
+    lid_rgb = np.where((ell >= 0.78)[..., None], clamp01(lidc * 1.12), lid_rgb)  # rolled rim
+    tv = rng.uniform(-0.35, 0.35)
+    tab = (((u - L) / (e * 0.16)) ** 2 + ((y - cy - tv * rl) / (rl * 0.28)) ** 2) < 1
+    lid_rgb = np.where(tab[..., None], lidc * rng.choice([0.35, 1.15]), lid_rgb)
+    rgb = np.where(lid[..., None], lid_rgb, rgb)
+    m = np.maximum(m, np.maximum(lid, bot).astype(np.float32))
     return clamp01(rgb), m
 
 
@@ -462,7 +481,7 @@ def draw_round_top(rng, D, kind):
         ring = (np.abs(rr - rng.uniform(0.8, 0.88)) < 0.05)
         rgb = np.where(ring[..., None], rgb * 0.55, rgb)
         rgb = np.where((rr > 0.93)[..., None], rgb * 1.15, rgb)
-        if rng.random() < 0.5:  # coloured outer
+        if rng.random() < 0.75:  # coloured outer: the can's wall, seen past the lid
             c = hsv_color(rng.uniform(), rng.uniform(0.4, 1), rng.uniform(0.3, 0.9))
             rgb = np.where((rr > 0.95)[..., None], c * 0.9, rgb)
         # tab + opening
@@ -567,7 +586,7 @@ def draw_bag(rng, L):
     base = {"white": (0.93, 0.93, 0.92), "black": (0.1, 0.1, 0.11), "blue": (0.15, 0.35, 0.8), "red": (0.8, 0.12, 0.12),
             "other": tuple(hsv_color(rng.uniform(), rng.uniform(0.5, 1), rng.uniform(0.4, 0.95))), "clear": (0.85, 0.88, 0.9)}[kind]
     base = jitter(rng, base, 0.05)
-    op = {"white": rng.uniform(0.65, 0.95), "black": rng.uniform(0.85, 1.0), "clear": rng.uniform(0.45, 0.7)}.get(kind, rng.uniform(0.7, 1.0))
+    op = {"white": rng.uniform(0.65, 0.95), "black": rng.uniform(0.85, 1.0), "clear": rng.uniform(0.6, 0.8)}.get(kind, rng.uniform(0.7, 1.0))
     shade = 1 + rng.uniform(0.08, 0.35) * fbm(rng, hgt, n, max(2.0, L / 6), 3)
     # a filled bag bulges: darker towards its outline (distance to the edge through a blur of the mask)
     bulge = blur_f(m, max(1.0, Wd * 0.15))
@@ -688,9 +707,7 @@ def litter_patch(rng, cls, L):
             return draw_round_top(rng, L * rng.uniform(0.55, 0.75), "can")
         return draw_can_side(rng, L)
     if cls == 2:
-        if rng.random() < 0.1:  # standing, seen from above (rare: most cups on the ground lie on their side)
-            return draw_round_top(rng, L * rng.uniform(0.6, 0.85), "cup")
-        return draw_cup_side(rng, L)
+        return draw_cup_side(rng, L)  # lying, as cups on the ground do (from above a cup is a can-like disc)
     if cls == 3:
         return draw_bag(rng, L)
     return draw_paper(rng, L)
@@ -843,7 +860,7 @@ def _boxes_overlap(b, boxes, thr=0.15):
     return False
 
 
-def render_scene(seed, W, H, s, n_items=None, min_len=10.0, max_len=80.0):
+def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0):
     """Render one scene at WxH where 1 model-pixel = s scene pixels. Returns float image 0..1."""
     rng = np.random.default_rng(seed)
     area = W * H / (s * s) / (640 * 360)
@@ -877,12 +894,12 @@ def render_scene(seed, W, H, s, n_items=None, min_len=10.0, max_len=80.0):
         if cls == 3:
             L *= 1.15  # bags are a bit bigger
         rgb, a = litter_patch(rng, cls, L * SS)
-        if rng.random() < 0.3:  # outline stroke (vector-art style), dark or light
+        if rng.random() < 0.15:  # outline stroke (vector-art style), dark or light
             edge = np.clip(2.5 * (a - blur_f(a, rng.uniform(0.6, 1.5) * SS)), 0, 1)
             ec = np.float32(rng.choice([0.1, 0.25, 0.9]))
             rgb = rgb * (1 - edge[..., None]) + ec * edge[..., None]
             a = np.maximum(a, edge * (a > 0.01))
-        elif rng.random() < 0.2:  # flat, vector-art style fill: less internal shading
+        elif rng.random() < 0.1:  # flat, vector-art style fill: less internal shading
             mean = (rgb * a[..., None]).sum((0, 1)) / max(a.sum(), 1e-6)
             k = rng.uniform(0.3, 0.8)
             rgb = rgb * (1 - k) + mean * k
@@ -899,13 +916,13 @@ def render_scene(seed, W, H, s, n_items=None, min_len=10.0, max_len=80.0):
         box = [x0 + bx0, y0 + by0, x0 + bx1, y0 + by1]
         if _boxes_overlap(box, boxes):
             continue
-        opacity = 1.0 if rng.random() > 0.08 else rng.uniform(0.6, 0.9)  # worn / half-transparent, still recognisable
+        opacity = 1.0 if rng.random() > 0.05 else rng.uniform(0.75, 0.9)  # worn / half-transparent, still recognisable
         if rng.random() < 0.35:  # drop shadow
             off = rng.uniform(1, 5) * s
             sa = blur_f(al, rng.uniform(0.8, 2.5) * s) * rng.uniform(0.2, 0.5) * opacity
             place(canvas, np.zeros(sa.shape + (3,), np.float32), sa, x0 + int(off), y0 + int(off * rng.uniform(0.3, 1.2)))
-        if rng.random() < 0.12:
-            sig = rng.uniform(0.3, 0.7) * s
+        if rng.random() < 0.06:
+            sig = rng.uniform(0.3, 0.6) * s
             rgbp, al = blur_f(rgbp, sig), blur_f(al, sig)
         place(canvas, rgbp * opacity, al * opacity, x0, y0)
         boxes.append(box)
@@ -934,20 +951,20 @@ def render_scene(seed, W, H, s, n_items=None, min_len=10.0, max_len=80.0):
         canvas = grey + (canvas - grey) * rng.uniform(0.4, 1.5)
     canvas = clamp01(canvas) ** rng.uniform(0.85, 1.15)
     if rng.random() < 0.7:
-        canvas = canvas + rng.uniform(0.0, 0.025) * rng.standard_normal(canvas.shape).astype(np.float32)
+        canvas = canvas + rng.uniform(0.0, 0.015) * rng.standard_normal(canvas.shape).astype(np.float32)
     img = (clamp01(canvas) * 255 + 0.5).astype(np.uint8)
-    if rng.random() < 0.15:
-        img = np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.8) * s)))
+    if rng.random() < 0.08:
+        img = np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.6) * s)))
     if rng.random() < 0.7:
         buf = io.BytesIO()
-        Image.fromarray(img).save(buf, "JPEG", quality=int(rng.integers(45, 96)))
+        Image.fromarray(img).save(buf, "JPEG", quality=int(rng.integers(60, 96)))
         img = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
     b = np.array(boxes, np.float32).reshape(-1, 4)
     c = np.array(classes, np.int64)
     return img, b, c, rng
 
 
-RESAMPLES = [Image.BILINEAR, Image.BILINEAR, Image.BICUBIC, Image.BOX, Image.NEAREST, Image.LANCZOS]
+RESAMPLES = [Image.BILINEAR, Image.BILINEAR, Image.BICUBIC, Image.BOX, Image.LANCZOS]
 
 
 def train_sample(seed, size=320):

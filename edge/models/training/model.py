@@ -1,8 +1,10 @@
 """LitterNet: a small anchor-free single-scale (stride 8) detector, YOLOv8-style output.
 
-backbone  s2 16 -> s4 32 -> s8 64 (residual) -> s16 128 -> s32 128
+backbone  s2 16 -> s4 32 -> s8 64 (s8_res residual blocks) -> s16 128 -> s32 128
 neck      top-down: s32 -> s16 (96) -> s8 (64)
-head      decoupled 3x3 branches -> 4 box distances (l,t,r,b, softplus * stride) and nc class logits
+head      decoupled branches: one 3x3 conv -> 4 box distances (l,t,r,b, softplus * stride);
+          cls_depth 3x3 convs -> nc class logits (telling a cup from a can needs more than finding it)
+ARCH      the default; checkpoints record theirs (`arch`), so older weights still load
 output    [N, 4 + nc, H/8 * W/8]: cx, cy, w, h in input pixels, then sigmoid class scores
 """
 from __future__ import annotations
@@ -36,15 +38,21 @@ class Res(nn.Module):
         return x + self.b(self.a(x))
 
 
+ARCH = {"s8_res": 2, "cls_depth": 2, "cls_head": 64}
+ARCH_V1 = {"s8_res": 1, "cls_depth": 1, "cls_head": 48}  # weights saved before `arch` was recorded
+
+
 class LitterNet(nn.Module):
-    def __init__(self, nc=NC, w=(16, 32, 64, 128, 128), neck=(96, 64), head=48):
+    def __init__(self, nc=NC, w=(16, 32, 64, 128, 128), neck=(96, 64), head=48, s8_res=ARCH["s8_res"],
+                 cls_depth=ARCH["cls_depth"], cls_head=ARCH["cls_head"]):
         super().__init__()
+        self.arch = {"s8_res": s8_res, "cls_depth": cls_depth, "cls_head": cls_head}
         self.nc = nc
         self.stride = STRIDE
         c1, c2, c3, c4, c5 = w
         self.s2 = Conv(3, c1, 3, 2)
         self.s4 = nn.Sequential(Conv(c1, c2, 3, 2), Conv(c2, c2, 3))
-        self.s8 = nn.Sequential(Conv(c2, c3, 3, 2), Res(c3))
+        self.s8 = nn.Sequential(Conv(c2, c3, 3, 2), *[Res(c3) for _ in range(s8_res)])
         self.s16 = nn.Sequential(Conv(c3, c4, 3, 2), Conv(c4, c4, 3))
         self.s32 = nn.Sequential(Conv(c4, c5, 3, 2), Conv(c5, c5, 1))
         self.lat16 = Conv(c5 + c4, neck[0], 1)
@@ -52,9 +60,10 @@ class LitterNet(nn.Module):
         self.lat8 = Conv(neck[0] + c3, neck[1], 1)
         self.n8 = Conv(neck[1], neck[1], 3)
         self.box_branch = Conv(neck[1], head, 3)
-        self.cls_branch = Conv(neck[1], head, 3)
+        self.cls_branch = Conv(neck[1], cls_head, 3) if cls_depth == 1 else \
+            nn.Sequential(*[Conv(neck[1] if i == 0 else cls_head, cls_head, 3) for i in range(cls_depth)])
         self.box_out = nn.Conv2d(head, 4, 1)
-        self.cls_out = nn.Conv2d(head, nc, 1)
+        self.cls_out = nn.Conv2d(cls_head, nc, 1)
         self._init_bias()
         self.export = False
 
@@ -94,6 +103,13 @@ class LitterNet(nn.Module):
             return out.flatten(2)  # N, 4+nc, H*W
         xyxy = torch.stack([x1, y1, x2, y2], -1).flatten(1, 2)  # N, HW, 4
         return xyxy, cls.flatten(2).transpose(1, 2)  # N, HW, nc logits
+
+
+def from_checkpoint(ck):
+    """A LitterNet with the checkpoint's architecture and weights (eval mode)."""
+    m = LitterNet(**ck.get("info", {}).get("arch", ARCH_V1))
+    m.load_state_dict(ck["model"])
+    return m.eval()
 
 
 def count_params(m):

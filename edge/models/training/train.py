@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 import generate
-from model import LitterNet, count_params
+from model import LitterNet, count_params, from_checkpoint
 
 torch.set_num_threads(2)
 
@@ -266,6 +266,7 @@ def main():
     ap.add_argument("--init", default="", help="phase 2: start from this checkpoint (its EMA weights)")
     ap.add_argument("--tmin", type=float, default=0.1, help="minimum class target of a positive cell")
     ap.add_argument("--band", type=float, default=0.0, help="probability of an extra letterbox band per crop")
+    ap.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
     ap.add_argument("--decay", action="store_true", help="cosine-decay the LR to 2%% over --iters (phase 2)")
     args = ap.parse_args()
 
@@ -281,11 +282,11 @@ def main():
     prev = {}
     if args.init:
         ck = torch.load(args.init, map_location="cpu")
-        model.load_state_dict(ck["model"])
+        model = from_checkpoint(ck).train()
         prev = ck.get("info", {})
         print(f"init from {args.init} ({prev.get('iters')} iterations)", flush=True)
     print(f"params: {count_params(model)}", flush=True)
-    ema = EMA(model, decay=0.999, tau=200 if not args.init else 1)
+    ema = EMA(model, decay=args.ema, tau=200 if not args.init else 1)
     decay, no_decay = [], []
     for n_, p in model.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
@@ -309,7 +310,7 @@ def main():
         info = {"params": count_params(model), "iters": iters, "batch": args.batch, "crop": args.crop, "seed": args.seed,
                 "lr": args.lr, "cache_n": args.cache_n, "cache_seed": args.cache_seed, "train_seconds": round(t_train, 1),
                 "generate_seconds": round(t_gen, 1), "torch": torch.__version__, "threads": torch.get_num_threads(),
-                "schedule": "cosine decay" if args.decay else "warm-up + constant", "tmin": args.tmin, "band": args.band}
+                "schedule": "cosine decay" if args.decay else "warm-up + constant", "tmin": args.tmin, "band": args.band, "ema": args.ema, "arch": model.arch}
         if prev:  # later phase: keep the totals
             info = {**info, "previous": prev, "iters": prev.get("iters", 0) + iters, "phase_iters": iters,
                     "train_seconds": round(prev.get("train_seconds", 0) + t_train, 1),
