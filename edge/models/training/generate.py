@@ -481,16 +481,18 @@ def draw_round_top(rng, D, kind):
         ring = (np.abs(rr - rng.uniform(0.8, 0.88)) < 0.05)
         rgb = np.where(ring[..., None], rgb * 0.55, rgb)
         rgb = np.where((rr > 0.93)[..., None], rgb * 1.15, rgb)
-        if rng.random() < 0.75:  # coloured outer: the can's wall, seen past the lid
+        if rng.random() < 0.75:  # coloured outer: the can's printed wall, seen past the lid's rim
             c = hsv_color(rng.uniform(), rng.uniform(0.4, 1), rng.uniform(0.3, 0.9))
-            rgb = np.where((rr > 0.95)[..., None], c * 0.9, rgb)
+            rgb = np.where((rr > rng.uniform(0.84, 0.94))[..., None], c * 0.9, rgb)
         # tab + opening
         ta = rng.uniform(0, 2 * math.pi)
         tx, ty = cx + math.cos(ta) * 0.25 * R, cy + math.sin(ta) * 0.25 * R
         tab = ((x - tx) ** 2 / (0.22 * R) ** 2 + (y - ty) ** 2 / (0.14 * R) ** 2) < 1
         rgb = np.where(tab[..., None], rgb * 1.2, rgb)
         ox, oy = cx - math.cos(ta) * 0.35 * R, cy - math.sin(ta) * 0.35 * R
-        op = ((x - ox) ** 2 + (y - oy) ** 2) < (0.2 * R) ** 2
+        # the opening: a rounded slot along the tab's axis
+        du, dv = (x - ox) * math.cos(ta) + (y - oy) * math.sin(ta), -(x - ox) * math.sin(ta) + (y - oy) * math.cos(ta)
+        op = (du / (0.2 * R)) ** 2 + (dv / (rng.uniform(0.2, 0.32) * R)) ** 2 < 1
         rgb = np.where(op[..., None], 0.1, rgb)
     else:
         wall = hsv_color(rng.uniform(), rng.uniform(0, 0.8), rng.uniform(0.6, 1)) if rng.random() < 0.4 else jitter(rng, (0.95, 0.94, 0.9), 0.05)
@@ -559,10 +561,12 @@ def draw_bag(rng, L):
     Wd = L * ar
     n = int(L + 8)
     hgt = int(Wd + 8)
-    tied = rng.random() < 0.75
+    tied = rng.random() < 0.6
+    glossy = rng.random() < 0.5  # a filled, smooth bag (rounded, taut, shiny); otherwise crumpled film
+    rough = rng.uniform(0.04, 0.14) if glossy else rng.uniform(0.15, 0.4)
     # a tied bag: the body takes ~3/4 of the length, the knot and its two handle loops ("ears") the rest
     bx, brx = (n / 2 - L * 0.12, L * 0.36) if tied else (n / 2, L / 2 * 0.92)
-    pts = blob_polygon(rng, bx, hgt / 2, brx, Wd / 2 * 0.92, n=int(rng.integers(10, 26)), rough=rng.uniform(0.15, 0.4), angle=0)
+    pts = blob_polygon(rng, bx, hgt / 2, brx, Wd / 2 * 0.92, n=int(rng.integers(10, 26)), rough=rough, angle=0)
     im = Image.new("L", (n, hgt), 0)
     d = ImageDraw.Draw(im)
     d.polygon(pts, fill=255)
@@ -575,19 +579,25 @@ def draw_bag(rng, L):
             hx = knot_x + rr_ * rng.uniform(0.7, 1.0)
             hy = hgt / 2 + sgn * rr_ * rng.uniform(0.6, 1.1)
             d.ellipse([hx - rr_, hy - rr_ * 0.75, hx + rr_, hy + rr_ * 0.75], outline=255, width=max(1, int(Wd * rng.uniform(0.035, 0.07))))
-    elif rng.random() < 0.5:  # open handles at one end
+    elif rng.random() < 0.75:  # open carrying loops at one end, lying flat beyond the body
+        bx = n / 2 - L * 0.1
+        brx = L * 0.38
+        pts = blob_polygon(rng, bx, hgt / 2, brx, Wd / 2 * 0.92, n=int(rng.integers(10, 26)), rough=rough, angle=0)
+        d.rectangle([0, 0, n, hgt], fill=0)
+        d.polygon(pts, fill=255)
         for sgn in (-1, 1):
-            hx = n / 2 + L * 0.42
-            hy = hgt / 2 + sgn * Wd * 0.2
-            rr_ = Wd * 0.12
-            d.ellipse([hx - rr_, hy - rr_, hx + rr_, hy + rr_], outline=255, width=max(1, int(Wd * 0.05)))
+            lx = rng.uniform(0.1, 0.16) * L
+            ly = Wd * rng.uniform(0.08, 0.14)
+            hx = bx + brx * 0.9 + lx * 0.8
+            hy = hgt / 2 + sgn * Wd * rng.uniform(0.12, 0.25)
+            d.ellipse([hx - lx, hy - ly, hx + lx, hy + ly], outline=255, width=max(1, int(Wd * rng.uniform(0.04, 0.07))))
     m = np.asarray(im, np.float32) / 255.0
     kind = rng.choice(["white", "black", "blue", "red", "other", "white", "clear"])
     base = {"white": (0.93, 0.93, 0.92), "black": (0.1, 0.1, 0.11), "blue": (0.15, 0.35, 0.8), "red": (0.8, 0.12, 0.12),
             "other": tuple(hsv_color(rng.uniform(), rng.uniform(0.5, 1), rng.uniform(0.4, 0.95))), "clear": (0.85, 0.88, 0.9)}[kind]
     base = jitter(rng, base, 0.05)
     op = {"white": rng.uniform(0.65, 0.95), "black": rng.uniform(0.85, 1.0), "clear": rng.uniform(0.6, 0.8)}.get(kind, rng.uniform(0.7, 1.0))
-    shade = 1 + rng.uniform(0.08, 0.35) * fbm(rng, hgt, n, max(2.0, L / 6), 3)
+    shade = 1 + (rng.uniform(0.02, 0.1) if glossy else rng.uniform(0.08, 0.35)) * fbm(rng, hgt, n, max(2.0, L / 6), 3)
     # a filled bag bulges: darker towards its outline (distance to the edge through a blur of the mask)
     bulge = blur_f(m, max(1.0, Wd * 0.15))
     shade = shade * (rng.uniform(0.35, 0.6) + rng.uniform(0.4, 0.65) * np.clip(bulge * 1.6, 0, 1))
@@ -596,7 +606,7 @@ def draw_bag(rng, L):
     wr = Image.new("L", (n, hgt), 0)
     wl = Image.new("L", (n, hgt), 0)
     dw, dl = ImageDraw.Draw(wr), ImageDraw.Draw(wl)
-    for _ in range(int(rng.integers(4, 14))):
+    for _ in range(int(rng.integers(2, 7) if glossy else rng.integers(4, 14))):
         x0, y0 = rng.uniform(0.15, 0.85) * n, rng.uniform(0.15, 0.85) * hgt
         a = rng.uniform(0, 2 * math.pi)
         ln = rng.uniform(0.15, 0.5) * L
@@ -604,7 +614,12 @@ def draw_bag(rng, L):
         (dw if rng.random() < 0.5 else dl).line(pts2, fill=255, width=max(1, int(L * rng.uniform(0.01, 0.04))))
     dk = blur_f(np.asarray(wr, np.float32) / 255.0, L * 0.01 + 0.5)
     lt = blur_f(np.asarray(wl, np.float32) / 255.0, L * 0.01 + 0.5)
-    rgb = rgb * (1 - 0.45 * dk[..., None]) + 0.5 * lt[..., None]
+    rgb = rgb * (1 - (0.3 if glossy else 0.45) * dk[..., None]) + (0.3 if glossy else 0.5) * lt[..., None]
+    if glossy:  # specular highlight of the taut film
+        x, y = _uv(hgt, n)
+        hx, hy = bx - brx * rng.uniform(0.1, 0.4), hgt / 2 - Wd * rng.uniform(0.1, 0.25)
+        spec = np.exp(-(((x - hx) / (brx * 0.35)) ** 2 + ((y - hy) / (Wd * 0.18)) ** 2)) * m
+        rgb = rgb + rng.uniform(0.25, 0.5) * spec[..., None]
     alpha = m * op
     alpha = np.maximum(alpha, m * 0.9 * lt)
     if rng.random() < 0.3:  # printed logo

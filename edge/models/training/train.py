@@ -268,6 +268,10 @@ def main():
     ap.add_argument("--band", type=float, default=0.0, help="probability of an extra letterbox band per crop")
     ap.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
     ap.add_argument("--decay", action="store_true", help="cosine-decay the LR to 2%% over --iters (phase 2)")
+    ap.add_argument("--state", default="", help="resumable training state, saved with every checkpoint: a run "
+                    "interrupted and started again with the same arguments continues where it stopped, and ends with "
+                    "the same weights as an uninterrupted run (same batches, same optimiser state)")
+    ap.add_argument("--stop-after", type=int, default=0, help=argparse.SUPPRESS)  # tests: an interruption
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -321,11 +325,40 @@ def main():
             json.dump(info, f, indent=1)
         print("checkpoint", json.dumps(info), flush=True)
 
-    t0 = time.time()
+    # what must match for a saved state to be continued; a constant-LR phase may be lengthened (its schedule does
+    # not depend on --iters), a cosine decay may not
+    keys = ("batch", "crop", "lr", "seed", "cache_n", "cache_seed", "init", "tmin", "band", "ema", "decay") + (("iters",) if args.decay else ())
+    same = {k: getattr(args, k) for k in keys}
+    start, t_before = 0, 0.0
+    if args.state and os.path.exists(args.state):
+        st = torch.load(args.state, map_location="cpu")
+        if st["args"] != same:
+            raise SystemExit(f"{args.state} was saved by a run with other arguments: {st['args']} (now {same}); remove it to start afresh")
+        model.load_state_dict(st["model"])
+        ema.ema.load_state_dict(st["ema"])
+        ema.updates = st["ema_updates"]
+        opt.load_state_dict(st["opt"])
+        rng.bit_generator.state = st["rng"]
+        torch.set_rng_state(st["torch_rng"])
+        start, t_before = st["it"], st["train_seconds"]
+        print(f"resumed from {args.state} at iteration {start}", flush=True)
+        if start > args.iters:
+            raise SystemExit(f"{args.state} is at iteration {start}, past --iters {args.iters}")
+        if start == args.iters:
+            print(f"{args.out}: already complete", flush=True)
+            return
+
+    def save_state(it_done, t_train):
+        st = {"model": model.state_dict(), "ema": ema.ema.state_dict(), "ema_updates": ema.updates, "opt": opt.state_dict(),
+              "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "it": it_done, "train_seconds": t_train, "args": same}
+        torch.save(st, args.state + ".tmp")
+        os.replace(args.state + ".tmp", args.state)
+
+    t0 = time.time() - t_before
     hw = args.crop // 8
     run = [0.0, 0.0, 0.0]
     model.train()
-    for it in range(args.iters):
+    for it in range(start, args.iters):
         for g in opt.param_groups:
             g["lr"] = lr_at(it)
         x, tb = make_batch(rng, imgs, boxes, classes, args.batch, args.crop, args.band)
@@ -336,13 +369,17 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
         opt.step()
         ema.update(model)
-        run = [r * 0.9 + v * 0.1 for r, v in zip(run, (float(loss), float(lc), float(lb)))] if it else [float(loss), float(lc), float(lb)]
+        run = [r * 0.9 + v * 0.1 for r, v in zip(run, (float(loss), float(lc), float(lb)))] if it > start else [float(loss), float(lc), float(lb)]
         if (it + 1) % args.log_every == 0 or it == 0:
             el = time.time() - t0
             print(f"it {it + 1}/{args.iters} loss {run[0]:.3f} cls {run[1]:.3f} box {run[2]:.3f} lr {lr_at(it):.2e} "
                   f"{el / (it + 1):.2f}s/it elapsed {el / 60:.1f}min eta {(args.iters - it - 1) * el / (it + 1) / 60:.1f}min", flush=True)
         if (it + 1) % args.ckpt_every == 0 or it + 1 == args.iters:
             save(it + 1, time.time() - t0)
+            if args.state:
+                save_state(it + 1, time.time() - t0)
+        if args.stop_after and it + 1 >= args.stop_after:
+            return
 
 
 
