@@ -36,6 +36,20 @@ describe('camera simulator config', () => {
     expect(msg).toContain('/background/regions/0/kind');
   });
 
+  it('every generated scenario is valid: ground regions whose cut lines cross inside the frame are dropped, not emitted empty', () => {
+    const bad: number[] = [];
+    for (let seed = 0; seed < 300; seed++) {
+      const sc = generateScenario({ seed, durationMs: 60_000, items: 2 });
+      try {
+        checkScenario(JSON.parse(JSON.stringify(sc)));
+      } catch {
+        bad.push(seed);
+      }
+      expect(sc.background.regions.length).toBeGreaterThanOrEqual(1);
+    }
+    expect(bad).toEqual([]);
+  });
+
   it('rejects an item removed before it appears', () => {
     const s = generateScenario({ seed: 9, items: 2 });
     s.items[0] = { ...s.items[0]!, appearMs: 5_000, removeMs: 5_000 };

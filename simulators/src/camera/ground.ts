@@ -56,7 +56,9 @@ export function layoutRegions(r: Rand, width: number, height: number, kinds?: Gr
     if (after) poly = clipHalfPlane(poly, after[0], after[1], true);
     regions.push({ kind: pickKind(i), polygon: poly, seed: r.seed() });
   }
-  return regions;
+  // Two tilted cuts may cross inside the frame and leave the middle strip nothing: drop it (after every draw, so
+  // the other regions stay what the seed always gave).
+  return regions.filter((g) => g.polygon.length >= 3);
 }
 
 /** Sutherland–Hodgman against the line a→b: keeps the left side (`left`) or the right side. */
