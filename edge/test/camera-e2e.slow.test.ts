@@ -17,10 +17,10 @@ import { ClockStamper } from '../src/records/stamper.js';
 const MODEL = fileURLToPath(new URL('../models/litter.onnx', import.meta.url));
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
-const until = async (cond: () => boolean, what: string, ms: number) => {
+const until = async (cond: () => boolean, what: string | (() => string), ms: number) => {
   const end = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 };
@@ -84,7 +84,11 @@ describe.skipIf(!existsSync(MODEL))('camera end to end on the simulated RTSP cam
     const lastRemove = Math.max(...sc.items.map((i) => i.removeMs ?? 0));
     await until(() => srv.now() > lastRemove, 'the script to remove every item', 60_000);
     const cleans = () => records.filter(({ r }) => r.k === 'state' && r.type === 'zone_clean').length;
-    await until(() => cleans() >= 3, 'three zone_clean records', 20_000);
+    const seen = () =>
+      records
+        .map(({ r, at }) => `${r.k === 'state' ? r.type : r.k}${'zone' in r ? `@${r.zone}` : 'subject' in r ? `@${r.subject}` : ''}+${at - srv.clockStart}ms`)
+        .join(', ');
+    await until(() => cleans() >= 3, () => `three zone_clean records; records so far: ${seen()}`, 20_000);
     await svc.stop();
     svc = undefined;
 
