@@ -516,7 +516,7 @@ def draw_round_top(rng, D, kind):
 def draw_cup_side(rng, L):
     Dt = L * rng.uniform(0.6, 0.95)
     Db = Dt * rng.uniform(0.55, 0.8)
-    e = Dt * rng.uniform(0.12, 0.5)  # rim ellipse depth: the opening of a lying cup is seen obliquely
+    e = Dt * rng.uniform(0.2, 0.6)  # rim ellipse depth: the opening of a lying cup is seen obliquely
 
     def hw(u):
         u = np.asarray(u, np.float32)
@@ -527,7 +527,7 @@ def draw_cup_side(rng, L):
     wall = jitter(rng, (0.95, 0.93, 0.88), 0.05) if white else hsv_color(rng.uniform(), rng.uniform(0.4, 0.95), rng.uniform(0.35, 0.95))
     sh = 0.45 + 0.55 * cyl_shade(vn, rng)  # a round paper wall: dark flanks, a highlight
     rgb = wall[None, None, :] * sh[..., None]
-    if rng.random() < 0.5:  # sleeve
+    if rng.random() < 0.65:  # cardboard sleeve
         a, b = rng.uniform(0.25, 0.45) * L, rng.uniform(0.6, 0.8) * L
         band = ((u > a) & (u < b))[..., None]
         sc = jitter(rng, (0.6, 0.45, 0.3), 0.08) if rng.random() < 0.6 else hsv_color(rng.uniform(), 0.7, 0.6)
@@ -782,6 +782,14 @@ def drain_patch(rng, L):
         slot = (((x - c) % pitch) < pitch * 0.5) & inner
     else:
         slot = (((x - c) % pitch) < pitch * 0.4) & (((y - c) % pitch) < pitch * 0.4) & inner
+    if not square and rng.random() < 0.5:  # a manhole cover: a cast plate with a fine raised grid, no openings
+        pitch = L * rng.uniform(0.06, 0.1)
+        lw = pitch * rng.uniform(0.12, 0.25)
+        grid = ((((x - c) % pitch) < lw) | (((y - c) % pitch) < lw)) & inner
+        plate = metal * rng.uniform(1.2, 1.8)
+        rgb = np.where(inner[..., None], plate, rgb)
+        rgb = np.where(grid[..., None], plate * rng.uniform(0.45, 0.7), rgb)
+        return clamp01(rgb), m
     rgb = np.where(slot[..., None], 0.04, rgb)
     return clamp01(rgb), m
 
@@ -819,6 +827,8 @@ def add_painted_line(rng, canvas, s):
     a = rng.uniform(0, math.pi)
     cx, cy = rng.uniform(0, W), rng.uniform(0, H)
     ln = rng.uniform(40, 900) * s if rng.random() < 0.6 else rng.uniform(15, 60) * s  # long stripe or short dash
+    if rng.random() < 0.35:  # a broad bar: a parking-bay end, a crossing stripe
+        wd, ln = rng.uniform(10, 24) * s, rng.uniform(30, 100) * s
     dx, dy = math.cos(a) * ln / 2, math.sin(a) * ln / 2
     m = mask_from_draw(H, W, lambda d: d.line([(cx - dx, cy - dy), (cx + dx, cy + dy)], fill=255, width=max(1, int(wd))))
     wear = clamp01(0.6 + 0.8 * smooth_noise(rng, H, W, 6 * s)) if rng.random() < 0.6 else 1.0
@@ -885,9 +895,9 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0):
     # ground-level distractors
     for _ in range(rng.poisson(0.6 * area)):
         add_puddle(rng, canvas, s)
-    for _ in range(rng.poisson(0.8 * area)):
+    for _ in range(rng.poisson(1.0 * area)):
         add_painted_line(rng, canvas, s)
-    for _ in range(rng.poisson(0.5 * area)):
+    for _ in range(rng.poisson(0.7 * area)):
         paste_small(rng, canvas, drain_patch, rng.uniform(30, 110) * s, s, angle=rng.choice([0, rng.uniform(0, 90)]))
     dens = rng.choice([0.0, 1.0, 3.0, 8.0])
     for _ in range(rng.poisson(dens * area * 2)):

@@ -46,7 +46,7 @@ class LitterNet(nn.Module):
     def __init__(self, nc=NC, w=(16, 32, 64, 128, 128), neck=(96, 64), head=48, s8_res=ARCH["s8_res"],
                  cls_depth=ARCH["cls_depth"], cls_head=ARCH["cls_head"]):
         super().__init__()
-        self.arch = {"s8_res": s8_res, "cls_depth": cls_depth, "cls_head": cls_head}
+        self.arch = {"w": list(w), "neck": list(neck), "head": head, "s8_res": s8_res, "cls_depth": cls_depth, "cls_head": cls_head}
         self.nc = nc
         self.stride = STRIDE
         c1, c2, c3, c4, c5 = w

@@ -271,6 +271,7 @@ def main():
     ap.add_argument("--state", default="", help="resumable training state, saved with every checkpoint: a run "
                     "interrupted and started again with the same arguments continues where it stopped, and ends with "
                     "the same weights as an uninterrupted run (same batches, same optimiser state)")
+    ap.add_argument("--arch", default="", help='model shape overrides as JSON, e.g. {"w": [16, 32, 96, 128, 128], "neck": [96, 96]}')
     ap.add_argument("--stop-after", type=int, default=0, help=argparse.SUPPRESS)  # tests: an interruption
     args = ap.parse_args()
 
@@ -282,7 +283,7 @@ def main():
         return
     t_gen = time.time() - t_all
 
-    model = LitterNet()
+    model = LitterNet(**(json.loads(args.arch) if args.arch else {}))
     prev = {}
     if args.init:
         ck = torch.load(args.init, map_location="cpu")
@@ -327,7 +328,7 @@ def main():
 
     # what must match for a saved state to be continued; a constant-LR phase may be lengthened (its schedule does
     # not depend on --iters), a cosine decay may not
-    keys = ("batch", "crop", "lr", "seed", "cache_n", "cache_seed", "init", "tmin", "band", "ema", "decay") + (("iters",) if args.decay else ())
+    keys = ("batch", "crop", "lr", "seed", "cache_n", "cache_seed", "init", "tmin", "band", "ema", "decay") + (("iters",) if args.decay else ()) + (("arch",) if args.arch else ())
     same = {k: getattr(args, k) for k in keys}
     start, t_before = 0, 0.0
     if args.state and os.path.exists(args.state):
