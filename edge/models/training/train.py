@@ -272,7 +272,6 @@ def main():
                     "interrupted and started again with the same arguments continues where it stopped, and ends with "
                     "the same weights as an uninterrupted run (same batches, same optimiser state)")
     ap.add_argument("--arch", default="", help='model shape overrides as JSON, e.g. {"w": [16, 32, 96, 128, 128], "neck": [96, 96]}')
-    ap.add_argument("--stop-after", type=int, default=0, help=argparse.SUPPRESS)  # tests: an interruption
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -331,10 +330,13 @@ def main():
     keys = ("batch", "crop", "lr", "seed", "cache_n", "cache_seed", "init", "tmin", "band", "ema", "decay") + (("iters",) if args.decay else ()) + (("arch",) if args.arch else ())
     same = {k: getattr(args, k) for k in keys}
     start, t_before = 0, 0.0
+    gen = _gen_fingerprint()  # the scenes this state was trained on
     if args.state and os.path.exists(args.state):
         st = torch.load(args.state, map_location="cpu")
         if st["args"] != same:
             raise SystemExit(f"{args.state} was saved by a run with other arguments: {st['args']} (now {same}); remove it to start afresh")
+        if st.get("gen", gen) != gen:  # states saved before the fingerprint was recorded carry none
+            raise SystemExit(f"{args.state} was saved on scenes of another generate.py; remove it to start afresh")
         model.load_state_dict(st["model"])
         ema.ema.load_state_dict(st["ema"])
         ema.updates = st["ema_updates"]
@@ -351,7 +353,7 @@ def main():
 
     def save_state(it_done, t_train):
         st = {"model": model.state_dict(), "ema": ema.ema.state_dict(), "ema_updates": ema.updates, "opt": opt.state_dict(),
-              "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "it": it_done, "train_seconds": t_train, "args": same}
+              "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "it": it_done, "train_seconds": t_train, "args": same, "gen": gen}
         torch.save(st, args.state + ".tmp")
         os.replace(args.state + ".tmp", args.state)
 
@@ -379,8 +381,6 @@ def main():
             save(it + 1, time.time() - t0)
             if args.state:
                 save_state(it + 1, time.time() - t0)
-        if args.stop_after and it + 1 >= args.stop_after:
-            return
 
 
 
