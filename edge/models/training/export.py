@@ -121,7 +121,7 @@ def ort_run(onnx_path, x, threads=2, chunk=32):
                                env=env, capture_output=True, text=True, check=True)
             infos.append(json.loads(r.stdout.strip().splitlines()[-1]))
             o = np.fromfile(os.path.join(td, "out.bin"), np.float32)
-            outs.append(o.reshape(len(xi), -1, 3840))
+            outs.append(o.reshape(len(xi), 4 + len(generate.CLASSES), -1))
     info = dict(infos[0])
     info["ms_per_frame"] = float(np.mean([i["ms_per_frame"] for i in infos]))
     return np.concatenate(outs), info
@@ -177,7 +177,9 @@ def main():
     assert mp.opset_import[0].version <= 17
     assert [i.name for i in mp.graph.input] == ["images"] and [o.name for o in mp.graph.output] == ["output0"]
     dims = [d.dim_value for d in mp.graph.output[0].type.tensor_type.shape.dim]
-    assert dims == [1, 4 + len(generate.CLASSES), 3840], dims
+    with torch.no_grad():
+        n_out = m(x0).shape[-1]
+    assert dims == [1, 4 + len(generate.CLASSES), n_out], dims
     onnx.save(mp, args.out)
     os.remove(tmp)
     with open(os.path.join(os.path.dirname(args.out), "litter.labels.txt"), "w") as f:

@@ -46,7 +46,7 @@ class LitterNet(nn.Module):
     def __init__(self, nc=NC, w=(16, 32, 64, 128, 128), neck=(96, 64), head=48, s8_res=ARCH["s8_res"],
                  cls_depth=ARCH["cls_depth"], cls_head=ARCH["cls_head"]):
         super().__init__()
-        self.arch = {"w": list(w), "neck": list(neck), "head": head, "s8_res": s8_res, "cls_depth": cls_depth, "cls_head": cls_head}
+        self.arch = {"w": list(w), "neck": list(neck), "head": head, "s8_res": s8_res, "cls_depth": cls_depth, "cls_head": cls_head, "nc": nc}
         self.nc = nc
         self.stride = STRIDE
         c1, c2, c3, c4, c5 = w
@@ -105,8 +105,77 @@ class LitterNet(nn.Module):
         return xyxy, cls.flatten(2).transpose(1, 2)  # N, HW, nc logits
 
 
+def crop_boxes(img, boxes, size=40, ctx=1.5, pad=6.0):
+    """img [B,3,H,W], boxes [B,K,4] xyxy in input pixels -> [B*K,3,size,size]: a square around each box (side
+    ctx x its longest side + pad), sampled bilinearly at twice the size and averaged 2x2 (a little anti-aliasing).
+    The same function cuts the classifier's training crops and runs inside the exported graph."""
+    B, _, H, W = img.shape
+    K = boxes.shape[1]
+    n = 2 * size
+    cx = (boxes[..., 0] + boxes[..., 2]) / 2
+    cy = (boxes[..., 1] + boxes[..., 3]) / 2
+    side = torch.maximum(boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]) * ctx + pad
+    t = (torch.arange(n, dtype=img.dtype) + 0.5) / n - 0.5
+    gx = (cx[..., None] + side[..., None] * t) * (2.0 / W) - 1  # B,K,n
+    gy = (cy[..., None] + side[..., None] * t) * (2.0 / H) - 1
+    grid = torch.stack([gx[:, :, None, :].expand(B, K, n, n), gy[:, :, :, None].expand(B, K, n, n)], -1)
+    out = F.grid_sample(img, grid.reshape(B, K * n, n, 2), mode="bilinear", padding_mode="border", align_corners=False)
+    out = out.reshape(B, 3, K, n, n).permute(0, 2, 1, 3, 4).reshape(B * K, 3, n, n)
+    return F.avg_pool2d(out, 2)
+
+
+class CropNet(nn.Module):
+    """Names a proposal from a crop around it: the five litter classes and `ground` (no litter)."""
+
+    def __init__(self, nc=NC + 1, w=(24, 48, 96, 128)):
+        super().__init__()
+        self.arch = {"w": list(w), "nc": nc}
+        a, b, c, d = w
+        self.body = nn.Sequential(Conv(3, a), Conv(a, a), nn.MaxPool2d(2), Conv(a, b), Conv(b, b), nn.MaxPool2d(2),
+                                  Conv(b, c), Conv(c, c), nn.MaxPool2d(2), Conv(c, d), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.out = nn.Linear(d, nc)
+
+    def forward(self, x):
+        return self.out(self.body(x))
+
+
+class TwoStage(nn.Module):
+    """Export graph: LitterNet (one class, `litter here`) proposes; the K strongest local peaks of its map are cut
+    out of the input and named by CropNet. Output [B, 4 + nc, K]: cx, cy, w, h, then per class
+    P(class | crop) x min(1, objectness / obj_full). Same layout as the single-stage model, only N = K."""
+
+    def __init__(self, det, cls, k=32, size=40, ctx=1.5, pad=6.0, obj_full=1.0):
+        super().__init__()
+        self.det, self.cls = det, cls
+        self.k, self.size, self.ctx, self.pad, self.obj_full = k, size, ctx, pad, obj_full
+        self.export = True
+
+    def forward(self, x):
+        self.det.export = True
+        o = self.det(x)  # B, 5, N: cx, cy, w, h, objectness
+        B = x.shape[0]
+        h, w = x.shape[2] // STRIDE, x.shape[3] // STRIDE
+        obj = o[:, 4]
+        m = obj.reshape(B, 1, h, w)
+        peak = (F.max_pool2d(m, 3, 1, 1) == m).to(obj.dtype).reshape(B, -1)
+        s, idx = (obj * peak).topk(self.k, dim=1)  # B,K
+        xywh = torch.gather(o[:, :4], 2, idx[:, None, :].expand(B, 4, self.k))  # B,4,K
+        c = xywh.permute(0, 2, 1)
+        xyxy = torch.cat([c[..., :2] - c[..., 2:] / 2, c[..., :2] + c[..., 2:] / 2], -1)
+        p = F.softmax(self.cls(crop_boxes(x, xyxy, self.size, self.ctx, self.pad)), 1).reshape(B, self.k, -1)
+        scores = p[..., :-1] * (s / self.obj_full).clamp(max=1.0)[..., None]  # the last class is ground
+        return torch.cat([xywh, scores.permute(0, 2, 1)], 1)
+
+
 def from_checkpoint(ck):
-    """A LitterNet with the checkpoint's architecture and weights (eval mode)."""
+    """The checkpoint's model with its architecture and weights (eval mode): a LitterNet, or a TwoStage when the
+    checkpoint holds a proposer and a crop classifier."""
+    if "cls" in ck:
+        det = LitterNet(**ck["det_info"]["arch"])
+        det.load_state_dict(ck["det"])
+        cls = CropNet(**ck["cls_info"]["arch"])
+        cls.load_state_dict(ck["cls"])
+        return TwoStage(det, cls, **ck.get("two_stage", {})).eval()
     m = LitterNet(**ck.get("info", {}).get("arch", ARCH_V1))
     m.load_state_dict(ck["model"])
     return m.eval()

@@ -1,0 +1,175 @@
+"""The second stage: CropNet names what the proposer found (bottle, can, cup, bag, paper, or ground).
+
+  classify.py --cache DIR --cache-n N --cache-seed S --out cls.pt [--epochs E] [--dev DIR]
+
+Crops are cut from the detector's cached training scenes with `model.crop_boxes`, the very function the exported
+graph runs, around each item's box shaken the way proposals miss (centre and size), and around boxes of bare
+ground that keep clear of every item. Softmax cross-entropy, dihedral flips and photometric jitter; deterministic
+for a given seed (2 torch threads). `--dev` reports accuracy on a labelled frame folder (e.g. a simulator dev set);
+it is never trained on.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import generate
+from model import CropNet, count_params, crop_boxes
+
+torch.set_num_threads(2)
+GROUND = len(generate.CLASSES)
+SIZE, CTX, PAD = 40, 1.5, 6.0
+
+
+def shaken(rng, b, n):
+    """n copies of box b (xyxy) with the centre moved and the sides scaled as a proposal might."""
+    w, h = b[2] - b[0], b[3] - b[1]
+    cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    s = max(w, h)
+    out = []
+    for _ in range(n):
+        x = cx + rng.normal(0, 0.07) * s
+        y = cy + rng.normal(0, 0.07) * s
+        ww, hh = w * math.exp(rng.normal(0, 0.12)), h * math.exp(rng.normal(0, 0.12))
+        out.append([x - ww / 2, y - hh / 2, x + ww / 2, y + hh / 2])
+    return out
+
+
+def ground_boxes(rng, b, size, n):
+    out = []
+    for _ in range(n * 20):
+        if len(out) == n:
+            break
+        L = math.exp(rng.uniform(math.log(10), math.log(70)))
+        ar = rng.uniform(0.35, 1.0)
+        w, h = (L, L * ar) if rng.random() < 0.5 else (L * ar, L)
+        x0, y0 = rng.uniform(0, size - w), rng.uniform(0, size - h)
+        q = [x0, y0, x0 + w, y0 + h]
+        if all(q[2] + 3 < g[0] or g[2] + 3 < q[0] or q[3] + 3 < g[1] or g[3] + 3 < q[1] for g in b):
+            out.append(q)
+    return out
+
+
+def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2):
+    """uint8 crops [M,3,SIZE,SIZE] and labels [M]."""
+    rng = np.random.default_rng(seed)
+    X, Y = [], []
+    for i in range(len(imgs)):
+        bs, ys = [], []
+        for b, c in zip(boxes[i], classes[i]):
+            bs += shaken(rng, b, per_item)
+            ys += [int(c)] * per_item
+        g = ground_boxes(rng, boxes[i], imgs.shape[1], per_scene)
+        bs += g
+        ys += [GROUND] * len(g)
+        if not bs:
+            continue
+        img = torch.from_numpy(imgs[i]).permute(2, 0, 1)[None].float() / 255
+        cr = crop_boxes(img, torch.tensor(bs, dtype=torch.float32)[None], SIZE, CTX, PAD)
+        X.append((cr * 255 + 0.5).clamp(0, 255).to(torch.uint8))
+        Y += ys
+    return torch.cat(X), torch.tensor(Y)
+
+
+def frame_crops(folder):
+    """Crops of a labelled frame folder's items at their true boxes, cut from the letterboxed model input."""
+    import evaluate
+    it, n = evaluate.heldout_frames(folder)
+    X, Y, Z = [], [], []
+    for img, gb, gc, _ in it:
+        if not len(gb):
+            continue
+        x, r, px, py = generate.letterbox(img)
+        b = torch.tensor(gb, dtype=torch.float32) * r + torch.tensor([px, py, px, py], dtype=torch.float32)
+        X.append(crop_boxes(torch.from_numpy(x)[None], b[None], SIZE, CTX, PAD))
+        Y += list(gc)
+        Z += list((b[:, 2:] - b[:, :2]).max(1).values.tolist())
+    return torch.cat(X), torch.tensor(Y), np.array(Z)
+
+
+def augment(g, x):
+    bs = len(x)
+    if torch.rand(1, generator=g) < 0.5:
+        x = x.flip(3)
+    x = torch.rot90(x, int(torch.randint(0, 4, (1,), generator=g)), (2, 3))
+    gain = 0.8 + 0.4 * torch.rand(bs, 3, 1, 1, generator=g)
+    off = (torch.rand(bs, 1, 1, 1, generator=g) - 0.5) * 0.12
+    return (x * gain + off).clamp(0, 1)
+
+
+def accuracy(net, X, Y):
+    net.eval()
+    with torch.no_grad():
+        P = torch.cat([net(X[i:i + 256].float() / 255 if X.dtype == torch.uint8 else X[i:i + 256]).argmax(1) for i in range(0, len(X), 256)])
+    net.train()
+    return float((P == Y).float().mean()), P
+
+
+def main():
+    import train
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache", default="/tmp/litter_cache")
+    ap.add_argument("--cache-n", type=int, default=3000)
+    ap.add_argument("--cache-seed", type=int, default=1234000)
+    ap.add_argument("--seed", type=int, default=4321)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--out", default="/tmp/litter_train/cls.pt")
+    ap.add_argument("--dev", default="", help="labelled frame folder to report accuracy on (never trained on)")
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    t0 = time.time()
+    imgs, boxes, classes = train.build_cache(args.cache, args.cache_n, args.cache_seed)
+    X, Y = build_crops(imgs, boxes, classes, args.seed)
+    del imgs
+    print(f"crops {len(X)} per class {np.bincount(Y.numpy()).tolist()} ({time.time() - t0:.0f}s)", flush=True)
+    dev = frame_crops(args.dev) if args.dev else None
+    net = CropNet()
+    print(f"params: {count_params(net)}", flush=True)
+    opt = torch.optim.AdamW(net.parameters(), args.lr, weight_decay=5e-4)
+    steps = args.epochs * (len(X) // args.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=steps, pct_start=0.15)
+    g = torch.Generator().manual_seed(args.seed)
+    t1 = time.time()
+    for ep in range(args.epochs):
+        perm = torch.randperm(len(X), generator=g)
+        tot = 0.0
+        for k in range(len(X) // args.batch):
+            idx = perm[k * args.batch:(k + 1) * args.batch]
+            loss = F.cross_entropy(net(augment(g, X[idx].float() / 255)), Y[idx], label_smoothing=0.05)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot += float(loss)
+        msg = f"epoch {ep + 1}/{args.epochs} loss {tot / max(1, len(X) // args.batch):.3f} {time.time() - t1:.0f}s"
+        if dev is not None:
+            msg += f" dev acc {accuracy(net, dev[0], dev[1])[0]:.3f}"
+        print(msg, flush=True)
+    info = {"params": count_params(net), "arch": net.arch, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
+            "cache_n": args.cache_n, "cache_seed": args.cache_seed, "crops": len(X), "size": SIZE, "ctx": CTX, "pad": PAD,
+            "train_seconds": round(time.time() - t1, 1), "torch": torch.__version__}
+    net.eval()
+    torch.save({"model": net.state_dict(), "info": info}, args.out)
+    print("saved", args.out, json.dumps(info), flush=True)
+    if dev is not None:
+        acc, P = accuracy(net, dev[0], dev[1])
+        cm = np.zeros((GROUND, GROUND + 1), int)
+        for a, b in zip(dev[1].numpy(), P.numpy()):
+            cm[a, b] += 1
+        print("dev rows=truth", generate.CLASSES, "cols + ground")
+        print(cm)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Join a proposer (train.py --agnostic) and a crop classifier (classify.py) into one two-stage checkpoint.
+  join.py --det prop.pt --cls cls.pt --out litter.pt [--k 32]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from model import TwoStage, count_params, from_checkpoint
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--det", required=True)
+    ap.add_argument("--cls", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--k", type=int, default=32, help="proposals named per frame")
+    ap.add_argument("--obj-full", type=float, default=1.0, help="objectness from which a proposal keeps its full class score")
+    args = ap.parse_args()
+    det, cls = torch.load(args.det, map_location="cpu"), torch.load(args.cls, map_location="cpu")
+    ci = cls["info"]
+    two = {"k": args.k, "size": ci["size"], "ctx": ci["ctx"], "pad": ci["pad"], "obj_full": args.obj_full}
+    ck = {"det": det["model"], "det_info": det["info"], "cls": cls["model"], "cls_info": ci, "two_stage": two}
+    m = from_checkpoint(ck)
+    info = {"params": count_params(m), "iters": det["info"].get("iters"), "two_stage": two, "proposer": det["info"], "classifier": ci}
+    ck["info"] = info
+    ck["iters"] = info["iters"]
+    torch.save(ck, args.out)
+    with open(args.out.rsplit(".", 1)[0] + ".json", "w") as f:
+        json.dump(info, f, indent=1)
+    print(f"joined {args.det} + {args.cls} -> {args.out} ({info['params']} params, {isinstance(m, TwoStage) and 'two-stage'})")
+
+
+if __name__ == "__main__":
+    main()
