@@ -59,8 +59,34 @@ def ground_boxes(rng, b, size, n):
     return out
 
 
-def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2):
-    """uint8 crops [M,3,SIZE,SIZE] and labels [M]."""
+def mine(proposer, imgs, boxes, thr=0.1, per_scene=4, bs=16):
+    """Per scene, the proposer's peaks (objectness >= thr) that overlap no item: the ground it mistakes for litter."""
+    import evaluate
+    from model import from_checkpoint
+    det = from_checkpoint(torch.load(proposer, map_location="cpu"))
+    det.export = True
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(imgs), bs):
+            x = torch.from_numpy(imgs[s:s + bs]).permute(0, 3, 1, 2).float() / 255
+            o = det(x)
+            h, w = x.shape[2] // 8, x.shape[3] // 8
+            obj = o[:, 4]
+            m = obj.reshape(-1, 1, h, w)
+            obj = obj * (F.max_pool2d(m, 3, 1, 1) == m).float().reshape(len(x), -1)
+            for k in range(len(x)):
+                sc, idx = obj[k].topk(per_scene * 3)
+                c = o[k, :4, idx].T.numpy()
+                cand = np.concatenate([c[:, :2] - c[:, 2:] / 2, c[:, :2] + c[:, 2:] / 2], 1)[sc.numpy() >= thr]
+                gt = boxes[s + k]
+                iou = evaluate.iou_matrix(cand.astype(np.float32), np.asarray(gt, np.float32).reshape(-1, 4))
+                far = iou.max(1) < 0.2 if len(gt) else np.ones(len(cand), bool)
+                out.append(cand[far][:per_scene].tolist())
+    return out
+
+
+def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2, hard=None):
+    """uint8 crops [M,3,SIZE,SIZE] and labels [M]; `hard`: per scene, extra ground boxes (mined)."""
     rng = np.random.default_rng(seed)
     X, Y = [], []
     for i in range(len(imgs)):
@@ -68,7 +94,7 @@ def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2):
         for b, c in zip(boxes[i], classes[i]):
             bs += shaken(rng, b, per_item)
             ys += [int(c)] * per_item
-        g = ground_boxes(rng, boxes[i], imgs.shape[1], per_scene)
+        g = ground_boxes(rng, boxes[i], imgs.shape[1], per_scene) + (hard[i] if hard else [])
         bs += g
         ys += [GROUND] * len(g)
         if not bs:
@@ -125,12 +151,16 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--out", default="/tmp/litter_train/cls.pt")
+    ap.add_argument("--mine", default="", help="a proposer checkpoint: its peaks on bare ground become ground crops")
     ap.add_argument("--dev", default="", help="labelled frame folder to report accuracy on (never trained on)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     t0 = time.time()
     imgs, boxes, classes = train.build_cache(args.cache, args.cache_n, args.cache_seed)
-    X, Y = build_crops(imgs, boxes, classes, args.seed)
+    hard = mine(args.mine, imgs, boxes) if args.mine else None
+    if hard:
+        print(f"mined {sum(len(h) for h in hard)} ground boxes the proposer takes for litter ({time.time() - t0:.0f}s)", flush=True)
+    X, Y = build_crops(imgs, boxes, classes, args.seed, hard=hard)
     del imgs
     print(f"crops {len(X)} per class {np.bincount(Y.numpy()).tolist()} ({time.time() - t0:.0f}s)", flush=True)
     dev = frame_crops(args.dev) if args.dev else None
@@ -157,7 +187,7 @@ def main():
             msg += f" dev acc {accuracy(net, dev[0], dev[1])[0]:.3f}"
         print(msg, flush=True)
     info = {"params": count_params(net), "arch": net.arch, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
-            "cache_n": args.cache_n, "cache_seed": args.cache_seed, "crops": len(X), "size": SIZE, "ctx": CTX, "pad": PAD,
+            "cache_n": args.cache_n, "cache_seed": args.cache_seed, "crops": len(X), "mined": bool(args.mine), "size": SIZE, "ctx": CTX, "pad": PAD,
             "train_seconds": round(time.time() - t1, 1), "torch": torch.__version__}
     net.eval()
     torch.save({"model": net.state_dict(), "info": info}, args.out)

@@ -532,13 +532,12 @@ def draw_cup_side(rng, L):
         band = ((u > a) & (u < b))[..., None]
         sc = jitter(rng, (0.6, 0.45, 0.3), 0.08) if rng.random() < 0.6 else hsv_color(rng.uniform(), 0.7, 0.6)
         rgb = np.where(band, sc * sh[..., None], rgb)
-    if rng.random() < 0.4:  # logo
+    if rng.random() < 0.4:  # printed logo: a small block on the wall (a round dot there reads as a can's top)
         lc = hsv_color(rng.uniform(), rng.uniform(0.5, 1), rng.uniform(0.2, 0.8))
         lu = rng.uniform(0.35, 0.7) * L
-        lr = rng.uniform(0.1, 0.2) * L
-        _, yy = _uv(h, w)
-        logo = ((u - lu) ** 2 + (vn * Dt / 2) ** 2) < lr ** 2
-        rgb = np.where(logo[..., None], lc, rgb)
+        lw, lv = rng.uniform(0.08, 0.16) * L, rng.uniform(0.2, 0.45)
+        logo = (np.abs(u - lu) < lw) & (np.abs(vn) < lv)
+        rgb = np.where(logo[..., None], lc * sh[..., None], rgb)
     # rim at top end (u = L): ellipse in perspective
     x, y = _uv(h, w)
     cy = h / 2
@@ -583,7 +582,7 @@ def draw_bag(rng, L):
         bx = n / 2 - L * 0.1
         brx = L * 0.38
         pts = blob_polygon(rng, bx, hgt / 2, brx, Wd / 2 * 0.92, n=int(rng.integers(10, 26)), rough=rough, angle=0)
-        d.rectangle([0, 0, n, hgt], fill=0)
+        d.rectangle([0, 0, n, hgt], fill=0)  # the body again, shorter, to leave room for the loops
         d.polygon(pts, fill=255)
         for sgn in (-1, 1):
             lx = rng.uniform(0.1, 0.16) * L
@@ -622,11 +621,12 @@ def draw_bag(rng, L):
         rgb = rgb + rng.uniform(0.25, 0.5) * spec[..., None]
     alpha = m * op
     alpha = np.maximum(alpha, m * 0.9 * lt)
-    if rng.random() < 0.3:  # printed logo
+    if rng.random() < 0.3:  # printed shop name: a block of lettering, following the film's shading
         c = hsv_color(rng.uniform(), 0.8, 0.6)
         x, y = _uv(hgt, n)
-        lg = ((x - n / 2) ** 2 + (y - hgt / 2) ** 2) < (Wd * 0.18) ** 2
-        rgb = np.where(lg[..., None], c, rgb)
+        lx, ly = bx + rng.uniform(-0.15, 0.15) * brx, hgt / 2 + rng.uniform(-0.15, 0.15) * Wd
+        lg = (np.abs(x - lx) < brx * rng.uniform(0.25, 0.45)) & (np.abs(y - ly) < Wd * rng.uniform(0.06, 0.12)) & (m > 0.5)
+        rgb = np.where(lg[..., None], c * shade[..., None], rgb)
     return clamp01(rgb), alpha
 
 
