@@ -144,10 +144,18 @@ class TwoStage(nn.Module):
     out of the input and named by CropNet. Output [B, 4 + nc, K]: cx, cy, w, h, then per class
     P(class | crop) x min(1, objectness / obj_full). Same layout as the single-stage model, only N = K."""
 
-    def __init__(self, det, cls, k=32, size=40, ctx=1.5, pad=6.0, obj_full=1.0):
+    def __init__(self, det, cls, k=32, size=40, ctx=1.5, pad=6.0, obj_full=1.0, tta=1):
         super().__init__()
         self.det, self.cls = det, cls
-        self.k, self.size, self.ctx, self.pad, self.obj_full = k, size, ctx, pad, obj_full
+        self.k, self.size, self.ctx, self.pad, self.obj_full, self.tta = k, size, ctx, pad, obj_full, tta
+
+    def name(self, crops):
+        """Class probabilities [M, nc + 1], averaged over the crop's quarter turns when tta is 4 (ground from
+        above has no up: the four views are as likely, and their mean errs less than any one)."""
+        if self.tta == 1:
+            return F.softmax(self.cls(crops), 1)
+        views = torch.cat([crops, crops.transpose(2, 3).flip(3), crops.flip(2).flip(3), crops.transpose(2, 3).flip(2)])
+        return F.softmax(self.cls(views), 1).reshape(4, crops.shape[0], -1).mean(0)
         self.export = True
 
     def forward(self, x):
@@ -162,7 +170,7 @@ class TwoStage(nn.Module):
         xywh = torch.gather(o[:, :4], 2, idx[:, None, :].expand(B, 4, self.k))  # B,4,K
         c = xywh.permute(0, 2, 1)
         xyxy = torch.cat([c[..., :2] - c[..., 2:] / 2, c[..., :2] + c[..., 2:] / 2], -1)
-        p = F.softmax(self.cls(crop_boxes(x, xyxy, self.size, self.ctx, self.pad)), 1).reshape(B, self.k, -1)
+        p = self.name(crop_boxes(x, xyxy, self.size, self.ctx, self.pad)).reshape(B, self.k, -1)
         scores = p[..., :-1] * (s / self.obj_full).clamp(max=1.0)[..., None]  # the last class is ground
         return torch.cat([xywh, scores.permute(0, 2, 1)], 1)
 

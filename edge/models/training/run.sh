@@ -39,7 +39,7 @@ quiet() { grep --line-buffered -v -i warn | tee -a "$1"; }
 # 3) classifier: crops of the same scenes' items, bare ground, and the ground the proposer mistakes for litter
 [ -f "$WORK/cls.pt" ] || "$PY" classify.py --cache "$CACHE" --cache-n "$CACHE_N" --seed $((SEED + 2)) --epochs "$EPOCHS" --mine "$WORK/prop.pt" --out "$WORK/cls.pt" 2>&1 | quiet "$WORK/classify.log"
 # 4) one checkpoint, export + runtime check, evaluate on both held-out sets and write the model card
-"$PY" join.py --det "$WORK/prop.pt" --cls "$WORK/cls.pt" --out "$WORK/litter.pt" 2>&1 | quiet "$WORK/export.log"
+"$PY" join.py --det "$WORK/prop.pt" --cls "$WORK/cls.pt" --tta 4 --out "$WORK/litter.pt" 2>&1 | quiet "$WORK/export.log"
 "$PY" export.py --weights "$WORK/litter.pt" --out ../litter.onnx 2>&1 | quiet "$WORK/export.log"
 "$PY" evaluate.py --weights "$WORK/litter.pt" --onnx ../litter.onnx --out "$WORK/metrics.json" --card ../MODEL_CARD.md 2>&1 | tee "$WORK/eval.log"
 echo "total wall time: $(( $(date +%s) - T0 ))s"
