@@ -2,17 +2,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkFfmpeg, FfmpegCapture, type CaptureOptions } from '../src/camera/capture.js';
+import { waitFor } from './wait.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const base: Omit<CaptureOptions, 'url'> = { fps: 4, queueSize: 2, stallMs: 3000, backoffMinMs: 100, backoffMaxMs: 400, ffmpegPath: 'ffmpeg' };
-
-const until = async (cond: () => boolean, what: string, ms = 20_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 /** A TCP server that accepts and then says nothing: an RTSP camera that hangs. */
 async function silentServer(): Promise<{ server: Server; port: number; sockets: Socket[] }> {
@@ -46,7 +39,7 @@ describe('ffmpeg capture', () => {
     const pid = cap.pid();
     expect(pid).toBeTypeOf('number');
     process.kill(pid as number, 'SIGKILL');
-    await until(() => cap.counters.restarts >= 1 && cap.isOnline() && cap.pid() !== pid, 'restart');
+    await waitFor(() => cap.counters.restarts >= 1 && cap.isOnline() && cap.pid() !== pid, 'restart');
     const f2 = await cap.next();
     expect(f2?.width).toBe(1280);
     expect(states).toEqual([true, false, true]);
@@ -59,7 +52,7 @@ describe('ffmpeg capture', () => {
     const cap = new FfmpegCapture({ ...base, fps: 10, url: 'lavfi:testsrc2=size=320x240:rate=10' }, log);
     stops.push(() => cap.stop());
     await cap.start();
-    await until(() => cap.counters.frames >= 8, 'frames');
+    await waitFor(() => cap.counters.frames >= 8, 'frames');
     expect(cap.counters.dropped).toBeGreaterThanOrEqual(cap.counters.frames - 3);
     const a = await cap.next();
     const b = await cap.next();
@@ -82,7 +75,7 @@ describe('ffmpeg capture', () => {
     const cap = new FfmpegCapture({ ...base, url: `rtsp://user:secret@127.0.0.1:${port}/cam`, onState: (on) => states.push(on) }, log);
     stops.push(() => cap.stop());
     await cap.start();
-    await until(() => cap.counters.restarts >= 3, 'retries');
+    await waitFor(() => cap.counters.restarts >= 3, 'retries');
     expect(states).toEqual([false]);
     expect(cap.isOnline()).toBe(false);
     expect(cap.counters.frames).toBe(0);
@@ -95,7 +88,7 @@ describe('ffmpeg capture', () => {
     const cap = new FfmpegCapture({ ...base, stallMs: 1000, url: `rtsp://127.0.0.1:${s.port}/cam` }, log);
     stops.push(() => cap.stop());
     await cap.start();
-    await until(() => cap.counters.stalls >= 2, 'stall restarts');
+    await waitFor(() => cap.counters.stalls >= 2, 'stall restarts');
     expect(cap.counters.restarts).toBeGreaterThanOrEqual(2);
     expect(s.sockets.length).toBeGreaterThanOrEqual(2);
     await cap.stop();

@@ -13,17 +13,10 @@ import { CameraSection } from '../src/camera/config.js';
 import { iou } from '../src/camera/geometry.js';
 import { CameraService } from '../src/camera/service.js';
 import { ClockStamper } from '../src/records/stamper.js';
+import { waitFor } from './wait.js';
 
 const MODEL = fileURLToPath(new URL('../models/litter.onnx', import.meta.url));
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-
-const until = async (cond: () => boolean, what: string | (() => string), ms: number) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 let server: CameraServer | undefined;
 let svc: CameraService | undefined;
@@ -82,13 +75,13 @@ describe.skipIf(!existsSync(MODEL))('camera end to end on the simulated RTSP cam
     await svc.start();
     const srv = server;
     const lastRemove = Math.max(...sc.items.map((i) => i.removeMs ?? 0));
-    await until(() => srv.now() > lastRemove, 'the script to remove every item', 60_000);
+    await waitFor(() => srv.now() > lastRemove, 'the script to remove every item', 60_000);
     const cleans = () => records.filter(({ r }) => r.k === 'state' && r.type === 'zone_clean').length;
     const seen = () =>
       records
         .map(({ r, at }) => `${r.k === 'state' ? r.type : r.k}${'zone' in r ? `@${r.zone}` : 'subject' in r ? `@${r.subject}` : ''}+${at - srv.clockStart}ms`)
         .join(', ');
-    await until(() => cleans() >= 3, () => `three zone_clean records; records so far: ${seen()}`, 20_000);
+    await waitFor(() => cleans() >= 3, () => `three zone_clean records; records so far: ${seen()}`, 20_000);
     await svc.stop();
     svc = undefined;
 
@@ -148,18 +141,18 @@ describe.skipIf(!existsSync(MODEL))('camera end to end on the simulated RTSP cam
     const srv = server;
     const s = svc;
     // The camera reboots early in the fade, before the item can be seen: the capture must reconnect on its own.
-    await until(() => srv.now() > 8_000, 'scene time 8 s', 40_000);
+    await waitFor(() => srv.now() > 8_000, 'scene time 8 s', 40_000);
     const before = s.counters('cam1').restarts ?? 0;
     await srv.restart();
     const restartedAt = srv.now();
-    await until(() => (s.counters('cam1').restarts ?? 0) > before, 'the capture to restart after the camera did', 30_000);
+    await waitFor(() => (s.counters('cam1').restarts ?? 0) > before, 'the capture to restart after the camera did', 30_000);
     const runs = s.counters('cam1').detector_runs ?? 0;
-    await until(() => (s.counters('cam1').detector_runs ?? 0) > runs, 'detector runs after the camera restart', 30_000);
+    await waitFor(() => (s.counters('cam1').detector_runs ?? 0) > runs, 'detector runs after the camera restart', 30_000);
 
     const litter = () => records.filter(({ r }) => r.k === 'litter') as { at: number; r: LitterRecord }[];
     const item = sc.items[0] as (typeof sc.items)[number];
     const deadline = item.appearMs + fadeInMs + fullCheckMs + 3_000; // + N of M frames to confirm, at 2 fps
-    await until(() => litter().length > 0 || srv.now() > deadline + 5_000, 'the faded-in item\'s event', 120_000);
+    await waitFor(() => litter().length > 0 || srv.now() > deadline + 5_000, 'the faded-in item\'s event', 120_000);
     await new Promise((r) => setTimeout(r, 3_000)); // would a second event follow?
     const c = s.counters('cam1');
     await svc.stop();

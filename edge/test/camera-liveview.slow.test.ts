@@ -8,6 +8,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { liveViewPlugin } from '../src/camera/liveview.js';
+import { waitFor } from './wait.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'hutong-live-'));
@@ -69,14 +70,6 @@ function connect(path: string, opts = auth): WebSocket {
   return new WebSocket(`ws://${base}${path}`, opts);
 }
 
-const until = async (cond: () => boolean, what: string, ms = 20_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-
 describe('camera live view', () => {
   it('refuses viewers without the installer login', async () => {
     const ws = connect('/cameras/cam1/live', { headers: { authorization: 'nope' } });
@@ -106,21 +99,21 @@ describe('camera live view', () => {
     const a = connect('/cameras/cam1/live');
     const got: Buffer[] = [];
     a.on('message', (d: Buffer) => got.push(d));
-    await until(() => got.length > 3, 'video data');
+    await waitFor(() => got.length > 3, 'video data');
     expect(open.size).toBe(1); // one ffmpeg reading the camera
     const first = Buffer.concat(got);
     expect(first[0]).toBe(0x47); // MPEG-TS sync byte
     const b = connect('/cameras/cam1/live');
     const gotB: Buffer[] = [];
     b.on('message', (d: Buffer) => gotB.push(d));
-    await until(() => gotB.length > 2, 'data for the second viewer');
+    await waitFor(() => gotB.length > 2, 'data for the second viewer');
     expect(open.size).toBe(1); // still one ffmpeg for both
     expect(viewers.get('cam1')).toBe(2);
     a.close();
-    await until(() => viewers.get('cam1') === 1, 'one viewer left');
+    await waitFor(() => viewers.get('cam1') === 1, 'one viewer left');
     expect(open.size).toBe(1);
     b.close();
-    await until(() => open.size === 0, 'ffmpeg to stop reading the camera');
+    await waitFor(() => open.size === 0, 'ffmpeg to stop reading the camera');
   });
 
   it('a camera that fails closes the viewer, the server keeps serving', async () => {

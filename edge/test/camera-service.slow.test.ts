@@ -10,6 +10,7 @@ import { CameraSection } from '../src/camera/config.js';
 import { CameraService } from '../src/camera/service.js';
 import { ClockStamper } from '../src/records/stamper.js';
 import { constModel } from './detect-fixtures.js';
+import { waitFor } from './wait.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'hutong-camsvc-'));
@@ -24,14 +25,6 @@ function bottleModel(): string {
   writeFileSync(p, constModel({ outDims: [1, 6, N], out, names: "{0: 'bottle', 1: 'can'}" }));
   return p;
 }
-
-const until = async (cond: () => boolean, what: string, ms = 30_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 function harness(camera: Record<string, unknown>, section: Record<string, unknown> = {}) {
   const cfg = checkConfig(CameraSection, { backoffMinS: 0.1, backoffMaxS: 1, ...section, cameras: [{ id: 'cam1', url: 'lavfi:testsrc2=size=1280x720:rate=10', ...camera }] });
@@ -57,15 +50,15 @@ describe('CameraService (ffmpeg test source → gate → worker → tracker → 
     await h.svc.start();
     let c: Record<string, number> = {};
     try {
-      await until(() => h.records.some((r) => r.k === 'litter'), 'a litter record');
-      await until(() => (h.svc.counters('cam1').detector_runs ?? 0) >= 8, 'more detector runs');
+      await waitFor(() => h.records.some((r) => r.k === 'litter'), 'a litter record', 30_000);
+      await waitFor(() => (h.svc.counters('cam1').detector_runs ?? 0) >= 8, 'more detector runs', 30_000);
       c = h.svc.counters('cam1');
       expect(Object.keys(h.svc.counters())).toContain('cam1.frames');
       // a dead detector worker is started again and the camera goes on
       await h.svc.pipeline('cam1')?.detector.stop();
       const runs = c.detector_runs ?? 0;
-      await until(() => (h.svc.counters('cam1').detector_restarts ?? 0) >= 1, 'detector restart');
-      await until(() => (h.svc.counters('cam1').detector_runs ?? 0) >= runs + 3, 'runs after the restart');
+      await waitFor(() => (h.svc.counters('cam1').detector_restarts ?? 0) >= 1, 'detector restart', 30_000);
+      await waitFor(() => (h.svc.counters('cam1').detector_runs ?? 0) >= runs + 3, 'runs after the restart', 30_000);
     } finally {
       await h.svc.stop();
     }
@@ -92,7 +85,7 @@ describe('CameraService (ffmpeg test source → gate → worker → tracker → 
     const h = harness({ model: { path: bottleModel() }, sendFullFrame: true, masks: [mask] });
     await h.svc.start();
     try {
-      await until(() => h.images.length >= 2, 'crop and full frame');
+      await waitFor(() => h.images.length >= 2, 'crop and full frame', 30_000);
     } finally {
       await h.svc.stop();
     }
