@@ -359,7 +359,7 @@ def main():
         r, files, gts = eval_frames(it, n, args.onnx, args.weights, args.backend)
         dets = r.pop("_dets")
         results["heldout"] = r
-        print(fmt("committed held-out", r), flush=True)
+        print(fmt("committed held-out" if os.path.abspath(args.heldout) == os.path.join(MODELS, "heldout") else f"held-out {args.heldout}", r), flush=True)
         if args.dump_errors:  # per-frame error listing, for diagnosing (never for training)
             with open(args.dump_errors, "w") as f:
                 for fn, (db, ds, dc), (gb, gc) in zip(files, dets, gts):

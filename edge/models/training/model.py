@@ -144,7 +144,7 @@ class TwoStage(nn.Module):
     out of the input and named by CropNet. Output [B, 4 + nc, K]: cx, cy, w, h, then per class
     P(class | crop) x min(1, objectness / obj_full). Same layout as the single-stage model, only N = K."""
 
-    def __init__(self, det, cls, k=32, size=40, ctx=1.5, pad=6.0, obj_full=1.0, tta=1):
+    def __init__(self, det, cls, k=16, size=40, ctx=1.5, pad=6.0, obj_full=1.0, tta=1):
         super().__init__()
         self.det, self.cls = det, cls
         self.k, self.size, self.ctx, self.pad, self.obj_full, self.tta = k, size, ctx, pad, obj_full, tta
