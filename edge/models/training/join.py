@@ -18,11 +18,12 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--k", type=int, default=16, help="proposals named per frame (frames hold at most 6 items; 16 and 32 scored the same on the dev set)")
     ap.add_argument("--tta", type=int, default=1, choices=[1, 4], help="name each crop from its four quarter turns")
+    ap.add_argument("--ground-bias", type=float, default=0.0, help="subtracted from the ground logit (favours naming litter)")
     ap.add_argument("--obj-full", type=float, default=1.0, help="objectness from which a proposal keeps its full class score")
     args = ap.parse_args()
     det, cls = torch.load(args.det, map_location="cpu"), torch.load(args.cls, map_location="cpu")
     ci = cls["info"]
-    two = {"k": args.k, "size": ci["size"], "ctx": ci["ctx"], "pad": ci["pad"], "obj_full": args.obj_full, "tta": args.tta}
+    two = {"k": args.k, "size": ci["size"], "ctx": ci["ctx"], "pad": ci["pad"], "obj_full": args.obj_full, "tta": args.tta, "ground_bias": args.ground_bias}
     ck = {"det": det["model"], "det_info": det["info"], "cls": cls["model"], "cls_info": ci, "two_stage": two}
     m = from_checkpoint(ck)
     info = {"params": count_params(m), "iters": det["info"].get("iters"), "two_stage": two, "proposer": det["info"], "classifier": ci}

@@ -144,18 +144,24 @@ class TwoStage(nn.Module):
     out of the input and named by CropNet. Output [B, 4 + nc, K]: cx, cy, w, h, then per class
     P(class | crop) x min(1, objectness / obj_full). Same layout as the single-stage model, only N = K."""
 
-    def __init__(self, det, cls, k=16, size=40, ctx=1.5, pad=6.0, obj_full=1.0, tta=1):
+    def __init__(self, det, cls, k=16, size=40, ctx=1.5, pad=6.0, obj_full=1.0, tta=1, ground_bias=0.0):
         super().__init__()
         self.det, self.cls = det, cls
         self.k, self.size, self.ctx, self.pad, self.obj_full, self.tta = k, size, ctx, pad, obj_full, tta
+        # subtracted from the ground logit: the classifier's training prior for ground (about 40 % of its crops) is not
+        # the share of ground among a frame's strongest proposals
+        self.register_buffer("shift", torch.tensor([0.0] * (cls.out.out_features - 1) + [float(ground_bias)]))
+
+    def logits(self, crops):
+        return self.cls(crops) - self.shift
 
     def name(self, crops):
         """Class probabilities [M, nc + 1], averaged over the crop's quarter turns when tta is 4 (ground from
         above has no up: the four views are as likely, and their mean errs less than any one)."""
         if self.tta == 1:
-            return F.softmax(self.cls(crops), 1)
+            return F.softmax(self.logits(crops), 1)
         views = torch.cat([crops, crops.transpose(2, 3).flip(3), crops.flip(2).flip(3), crops.transpose(2, 3).flip(2)])
-        return F.softmax(self.cls(views), 1).reshape(4, crops.shape[0], -1).mean(0)
+        return F.softmax(self.logits(views), 1).reshape(4, crops.shape[0], -1).mean(0)
         self.export = True
 
     def forward(self, x):
