@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 import generate
-from model import CropNet, count_params, crop_boxes
+from model import STRIDE, CropNet, count_params, crop_boxes, peaks
 
 torch.set_num_threads(2)
 GROUND = len(generate.CLASSES)
@@ -69,15 +69,10 @@ def mine(proposer, imgs, boxes, thr=0.1, per_scene=4, bs=16):
     with torch.no_grad():
         for s in range(0, len(imgs), bs):
             x = torch.from_numpy(imgs[s:s + bs]).permute(0, 3, 1, 2).float() / 255
-            o = det(x)
-            h, w = x.shape[2] // 8, x.shape[3] // 8
-            obj = o[:, 4]
-            m = obj.reshape(-1, 1, h, w)
-            obj = obj * (F.max_pool2d(m, 3, 1, 1) == m).float().reshape(len(x), -1)
+            scores, xywh = peaks(det(x), x.shape[2] // STRIDE, x.shape[3] // STRIDE, per_scene * 3)
             for k in range(len(x)):
-                sc, idx = obj[k].topk(per_scene * 3)
-                c = o[k, :4, idx].T.numpy()
-                cand = np.concatenate([c[:, :2] - c[:, 2:] / 2, c[:, :2] + c[:, 2:] / 2], 1)[sc.numpy() >= thr]
+                sc, c = scores[k].numpy(), xywh[k].T.numpy()
+                cand = np.concatenate([c[:, :2] - c[:, 2:] / 2, c[:, :2] + c[:, 2:] / 2], 1)[sc >= thr]
                 gt = boxes[s + k]
                 iou = evaluate.iou_matrix(cand.astype(np.float32), np.asarray(gt, np.float32).reshape(-1, 4))
                 far = iou.max(1) < 0.2 if len(gt) else np.ones(len(cand), bool)
@@ -109,8 +104,8 @@ def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2, hard=None):
 def frame_crops(folder):
     """Crops of a labelled frame folder's items at their true boxes, cut from the letterboxed model input."""
     import evaluate
-    it, n = evaluate.heldout_frames(folder)
-    X, Y, Z = [], [], []
+    it, _ = evaluate.heldout_frames(folder)
+    X, Y = [], []
     for img, gb, gc, _ in it:
         if not len(gb):
             continue
@@ -118,8 +113,7 @@ def frame_crops(folder):
         b = torch.tensor(gb, dtype=torch.float32) * r + torch.tensor([px, py, px, py], dtype=torch.float32)
         X.append(crop_boxes(torch.from_numpy(x)[None], b[None], SIZE, CTX, PAD))
         Y += list(gc)
-        Z += list((b[:, 2:] - b[:, :2]).max(1).values.tolist())
-    return torch.cat(X), torch.tensor(Y), np.array(Z)
+    return torch.cat(X), torch.tensor(Y)
 
 
 def augment(g, x):
@@ -133,9 +127,10 @@ def augment(g, x):
 
 
 def accuracy(net, X, Y):
+    """X: float crops (frame_crops)."""
     net.eval()
     with torch.no_grad():
-        P = torch.cat([net(X[i:i + 256].float() / 255 if X.dtype == torch.uint8 else X[i:i + 256]).argmax(1) for i in range(0, len(X), 256)])
+        P = torch.cat([net(X[i:i + 256]).argmax(1) for i in range(0, len(X), 256)])
     net.train()
     return float((P == Y).float().mean()), P
 

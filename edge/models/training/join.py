@@ -1,5 +1,5 @@
 """Join a proposer (train.py --agnostic) and a crop classifier (classify.py) into one two-stage checkpoint.
-  join.py --det prop.pt --cls cls.pt --out litter.pt [--k 32]
+  join.py --det prop.pt --cls cls.pt --out litter.pt [--k 16] [--tta 4] [--ground-bias D] [--obj-full F]
 """
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 
 import torch
 
-from model import TwoStage, count_params, from_checkpoint
+from model import count_params, from_checkpoint
 
 
 def main():
@@ -32,7 +32,7 @@ def main():
     torch.save(ck, args.out)
     with open(args.out.rsplit(".", 1)[0] + ".json", "w") as f:
         json.dump(info, f, indent=1)
-    print(f"joined {args.det} + {args.cls} -> {args.out} ({info['params']} params, {isinstance(m, TwoStage) and 'two-stage'})")
+    print(f"joined {args.det} + {args.cls} -> {args.out} ({info['params']} params)")
 
 
 if __name__ == "__main__":

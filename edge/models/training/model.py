@@ -124,6 +124,17 @@ def crop_boxes(img, boxes, size=40, ctx=1.5, pad=6.0):
     return F.avg_pool2d(out, 2)
 
 
+def peaks(o, h, w, k):
+    """From a proposer's export output o [B, 5, h*w] (cx, cy, w, h, objectness): the k strongest local maxima (3x3)
+    of the objectness map -> (objectness [B, k], cx/cy/w/h [B, 4, k])."""
+    B = o.shape[0]
+    obj = o[:, 4]
+    m = obj.reshape(B, 1, h, w)
+    peak = (F.max_pool2d(m, 3, 1, 1) == m).to(obj.dtype).reshape(B, -1)
+    s, idx = (obj * peak).topk(k, dim=1)
+    return s, torch.gather(o[:, :4], 2, idx[:, None, :].expand(B, 4, k))
+
+
 class CropNet(nn.Module):
     """Names a proposal from a crop around it: the five litter classes and `ground` (no litter)."""
 
@@ -151,6 +162,7 @@ class TwoStage(nn.Module):
         # subtracted from the ground logit: the classifier's training prior for ground (about 40 % of its crops) is not
         # the share of ground among a frame's strongest proposals
         self.register_buffer("shift", torch.tensor([0.0] * (cls.out.out_features - 1) + [float(ground_bias)]))
+        self.export = True  # always the export graph (there is no training forward)
 
     def logits(self, crops):
         return self.cls(crops) - self.shift
@@ -162,18 +174,11 @@ class TwoStage(nn.Module):
             return F.softmax(self.logits(crops), 1)
         views = torch.cat([crops, crops.transpose(2, 3).flip(3), crops.flip(2).flip(3), crops.transpose(2, 3).flip(2)])
         return F.softmax(self.logits(views), 1).reshape(4, crops.shape[0], -1).mean(0)
-        self.export = True
 
     def forward(self, x):
         self.det.export = True
-        o = self.det(x)  # B, 5, N: cx, cy, w, h, objectness
         B = x.shape[0]
-        h, w = x.shape[2] // STRIDE, x.shape[3] // STRIDE
-        obj = o[:, 4]
-        m = obj.reshape(B, 1, h, w)
-        peak = (F.max_pool2d(m, 3, 1, 1) == m).to(obj.dtype).reshape(B, -1)
-        s, idx = (obj * peak).topk(self.k, dim=1)  # B,K
-        xywh = torch.gather(o[:, :4], 2, idx[:, None, :].expand(B, 4, self.k))  # B,4,K
+        s, xywh = peaks(self.det(x), x.shape[2] // STRIDE, x.shape[3] // STRIDE, self.k)  # B,K and B,4,K
         c = xywh.permute(0, 2, 1)
         xyxy = torch.cat([c[..., :2] - c[..., 2:] / 2, c[..., :2] + c[..., 2:] / 2], -1)
         p = self.name(crop_boxes(x, xyxy, self.size, self.ctx, self.pad)).reshape(B, self.k, -1)

@@ -174,7 +174,7 @@ def box_iou_pair(a, b):
     return iou, iou - (carea - union) / carea
 
 
-def compute_loss(pred_boxes, pred_logits, targets, h, w, stride=8, topk=9, box_w=5.0, tmin=0.1, ce_w=0.0):
+def compute_loss(pred_boxes, pred_logits, targets, h, w, stride=8, topk=9, box_w=5.0, tmin=0.1):
     B, N, nc = pred_logits.shape
     dev = pred_logits.device
     ys = (torch.arange(h, dtype=torch.float32) + 0.5) * stride
@@ -183,7 +183,7 @@ def compute_loss(pred_boxes, pred_logits, targets, h, w, stride=8, topk=9, box_w
     centers = torch.stack([gx.flatten(), gy.flatten()], 1)  # N,2
     cls_t = torch.zeros(B, N, nc, device=dev)
     cls_w = torch.ones(B, N, 1, device=dev)
-    box_losses, weights, ce_losses = [], [], []
+    box_losses, weights = [], []
     for bi, (gb, gc, ig) in enumerate(targets):
         if len(ig):
             inside_ig = ((centers[None, :, 0] > ig[:, None, 0]) & (centers[None, :, 0] < ig[:, None, 2]) &
@@ -219,16 +219,11 @@ def compute_loss(pred_boxes, pred_logits, targets, h, w, stride=8, topk=9, box_w
         cls_t[bi, pidx, gc[gi]] = t
         cls_w[bi, pidx] = 1.0
         box_losses.append(((1 - giou) * t).sum())
-        if ce_w:  # softmax over the classes at positive cells: names the item against the other classes directly
-            ce_losses.append((F.cross_entropy(pred_logits[bi, pidx], gc[gi], reduction="none") * t).sum())
         weights.append(t.sum())
     tsum = max(float(sum(weights)) if weights else 0.0, 1.0)
     l_cls = (F.binary_cross_entropy_with_logits(pred_logits, cls_t, reduction="none") * cls_w).sum() / tsum
     l_box = (torch.stack(box_losses).sum() / tsum) if box_losses else pred_boxes.sum() * 0
-    loss = l_cls + box_w * l_box
-    if ce_losses:
-        loss = loss + ce_w * torch.stack(ce_losses).sum() / tsum
-    return loss, l_cls.detach(), l_box.detach()
+    return l_cls + box_w * l_box, l_cls.detach(), l_box.detach()
 
 
 # ---------------------------------------------------------------------------- EMA
@@ -272,7 +267,6 @@ def main():
     ap.add_argument("--tmin", type=float, default=0.1, help="minimum class target of a positive cell")
     ap.add_argument("--band", type=float, default=0.0, help="probability of an extra letterbox band per crop")
     ap.add_argument("--agnostic", action="store_true", help="one class, `litter here`: the proposer of the two-stage model")
-    ap.add_argument("--ce", type=float, default=0.0, help="weight of a softmax cross-entropy over the classes at positive cells")
     ap.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported weights")
     ap.add_argument("--decay", action="store_true", help="cosine-decay the LR to 2%% over --iters (phase 2)")
     ap.add_argument("--state", default="", help="resumable training state, saved with every checkpoint: a run "
@@ -331,7 +325,7 @@ def main():
         info = {"params": count_params(model), "iters": iters, "batch": args.batch, "crop": args.crop, "seed": args.seed,
                 "lr": args.lr, "cache_n": args.cache_n, "cache_seed": args.cache_seed, "train_seconds": round(t_train, 1),
                 "generate_seconds": round(t_gen, 1), "torch": torch.__version__, "threads": torch.get_num_threads(),
-                "schedule": "cosine decay" if args.decay else "warm-up + constant", "tmin": args.tmin, "band": args.band, "ce": args.ce, "nc": nc, "ema": args.ema, "arch": model.arch}
+                "schedule": "cosine decay" if args.decay else "warm-up + constant", "tmin": args.tmin, "band": args.band, "nc": nc, "ema": args.ema, "arch": model.arch}
         if prev:  # later phase: keep the totals
             info = {**info, "previous": prev, "iters": prev.get("iters", 0) + iters, "phase_iters": iters,
                     "train_seconds": round(prev.get("train_seconds", 0) + t_train, 1),
@@ -344,7 +338,7 @@ def main():
 
     # what must match for a saved state to be continued; a constant-LR phase may be lengthened (its schedule does
     # not depend on --iters), a cosine decay may not
-    keys = ("batch", "crop", "lr", "seed", "cache_n", "cache_seed", "init", "tmin", "band", "ema", "decay") + (("ce",) if args.ce else ()) + (("agnostic",) if args.agnostic else ()) + (("iters",) if args.decay else ()) + (("arch",) if args.arch else ())
+    keys = ("batch", "crop", "lr", "seed", "cache_n", "cache_seed", "init", "tmin", "band", "ema", "decay") + (("agnostic",) if args.agnostic else ()) + (("iters",) if args.decay else ()) + (("arch",) if args.arch else ())
     same = {k: getattr(args, k) for k in keys}
     start, t_before = 0, 0.0
     gen = _gen_fingerprint()  # the scenes this state was trained on
@@ -383,7 +377,7 @@ def main():
             g["lr"] = lr_at(it)
         x, tb = make_batch(rng, imgs, boxes, classes, args.batch, args.crop, args.band)
         pb, pl = model(x)
-        loss, lc, lb = compute_loss(pb, pl, tb, hw, hw, tmin=args.tmin, ce_w=args.ce)
+        loss, lc, lb = compute_loss(pb, pl, tb, hw, hw, tmin=args.tmin)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
