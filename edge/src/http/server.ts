@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { HttpSection } from '../config/schema.js';
 import type { DeviceState } from '../health/devices.js';
@@ -41,7 +41,10 @@ export class GatewayHttp {
   }
 
   async start(): Promise<void> {
-    const app = Fastify({ loggerInstance: this.o.logger.child({ part: 'http' }), disableRequestLogging: true });
+    const app = Fastify({
+      loggerInstance: this.o.logger.child({ part: 'http' }),
+      logController: new LogController({ disableRequestLogging: true }),
+    });
     app.get('/metrics', async (_req, reply) => {
       const p = await this.o.sampler.sample();
       reply.type('text/plain; version=0.0.4; charset=utf-8');
