@@ -80,10 +80,19 @@ def mine(proposer, imgs, boxes, thr=0.1, per_scene=4, bs=16):
     return out
 
 
-def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2, hard=None):
-    """uint8 crops [M,3,SIZE,SIZE] and labels [M]; `hard`: per scene, extra ground boxes (mined)."""
+def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2, hard=None, small=0):
+    """uint8 crops [M,3,SIZE,SIZE] and labels [M]; `hard`: per scene, extra ground boxes (mined); `small`: per
+    scene, that many more crops of each item and of bare ground cut from the scene shrunk (antialiased) so that
+    its items are 9-20 px long, the sizes at which a camera's far items arrive."""
     rng = np.random.default_rng(seed)
     X, Y = [], []
+
+    def cut(img, bs, ys):
+        if bs:
+            cr = crop_boxes(img, torch.tensor(bs, dtype=torch.float32)[None], SIZE, CTX, PAD)
+            X.append((cr * 255 + 0.5).clamp(0, 255).to(torch.uint8))
+            Y.extend(ys)
+
     for i in range(len(imgs)):
         bs, ys = [], []
         for b, c in zip(boxes[i], classes[i]):
@@ -92,12 +101,23 @@ def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2, hard=None):
         g = ground_boxes(rng, boxes[i], imgs.shape[1], per_scene) + (hard[i] if hard else [])
         bs += g
         ys += [GROUND] * len(g)
-        if not bs:
-            continue
         img = torch.from_numpy(imgs[i]).permute(2, 0, 1)[None].float() / 255
-        cr = crop_boxes(img, torch.tensor(bs, dtype=torch.float32)[None], SIZE, CTX, PAD)
-        X.append((cr * 255 + 0.5).clamp(0, 255).to(torch.uint8))
-        Y += ys
+        cut(img, bs, ys)
+        if small and len(boxes[i]):
+            longest = max(max(b[2] - b[0], b[3] - b[1]) for b in boxes[i])
+            f = min(1.0, rng.uniform(9, 20) / longest)
+            n = max(16, round(img.shape[-1] * f))
+            f = n / img.shape[-1]
+            sm = F.interpolate(img, size=(n, n), mode="bilinear", align_corners=False, antialias=True)
+            sb = [[v * f for v in b] for b in boxes[i]]
+            bs, ys = [], []
+            for b, c in zip(sb, classes[i]):
+                if max(b[2] - b[0], b[3] - b[1]) < 7:
+                    continue  # too small to name, as in the proposer's targets
+                bs += shaken(rng, b, small)
+                ys += [int(c)] * small
+            g = [[v * f for v in q] for q in ground_boxes(rng, boxes[i], imgs.shape[1], small)]
+            cut(sm, bs + g, ys + [GROUND] * len(g))
     return torch.cat(X), torch.tensor(Y)
 
 
@@ -148,14 +168,17 @@ def main():
     ap.add_argument("--out", default="/tmp/litter_train/cls.pt")
     ap.add_argument("--mine", default="", help="a proposer checkpoint: its peaks on bare ground become ground crops")
     ap.add_argument("--dev", default="", help="labelled frame folder to report accuracy on (never trained on)")
+    ap.add_argument("--small", type=int, default=0, help="crops per item from the scene shrunk to far-item sizes")
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
     t0 = time.time()
     imgs, boxes, classes = train.build_cache(args.cache, args.cache_n, args.cache_seed)
     hard = mine(args.mine, imgs, boxes) if args.mine else None
     if hard:
         print(f"mined {sum(len(h) for h in hard)} ground boxes the proposer takes for litter ({time.time() - t0:.0f}s)", flush=True)
-    X, Y = build_crops(imgs, boxes, classes, args.seed, hard=hard)
+    X, Y = build_crops(imgs, boxes, classes, args.seed, hard=hard, small=args.small)
     del imgs
     print(f"crops {len(X)} per class {np.bincount(Y.numpy()).tolist()} ({time.time() - t0:.0f}s)", flush=True)
     dev = frame_crops(args.dev) if args.dev else None
@@ -182,7 +205,7 @@ def main():
             msg += f" dev acc {accuracy(net, dev[0], dev[1])[0]:.3f}"
         print(msg, flush=True)
     info = {"params": count_params(net), "arch": net.arch, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
-            "cache_n": args.cache_n, "cache_seed": args.cache_seed, "crops": len(X), "mined": bool(args.mine), "size": SIZE, "ctx": CTX, "pad": PAD,
+            "cache_n": args.cache_n, "cache_seed": args.cache_seed, "crops": len(X), "mined": bool(args.mine), "small": args.small, "size": SIZE, "ctx": CTX, "pad": PAD,
             "train_seconds": round(time.time() - t1, 1), "torch": torch.__version__}
     net.eval()
     torch.save({"model": net.state_dict(), "info": info}, args.out)
