@@ -80,6 +80,16 @@ def mine(proposer, imgs, boxes, thr=0.1, per_scene=4, bs=16):
     return out
 
 
+def item_boxes(rng, boxes, classes, n, min_side=0):
+    """n shaken copies of each item box at least `min_side` px long, and their labels."""
+    bs, ys = [], []
+    for b, c in zip(boxes, classes):
+        if max(b[2] - b[0], b[3] - b[1]) >= min_side:
+            bs += shaken(rng, b, n)
+            ys += [int(c)] * n
+    return bs, ys
+
+
 def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2, hard=None, small=0):
     """uint8 crops [M,3,SIZE,SIZE] and labels [M]; `hard`: per scene, extra ground boxes (mined); `small`: per
     scene, that many more crops of each item and of bare ground cut from the scene shrunk (antialiased) so that
@@ -94,10 +104,7 @@ def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2, hard=None, 
             Y.extend(ys)
 
     for i in range(len(imgs)):
-        bs, ys = [], []
-        for b, c in zip(boxes[i], classes[i]):
-            bs += shaken(rng, b, per_item)
-            ys += [int(c)] * per_item
+        bs, ys = item_boxes(rng, boxes[i], classes[i], per_item)
         g = ground_boxes(rng, boxes[i], imgs.shape[1], per_scene) + (hard[i] if hard else [])
         bs += g
         ys += [GROUND] * len(g)
@@ -109,13 +116,8 @@ def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2, hard=None, 
             n = max(16, round(img.shape[-1] * f))
             f = n / img.shape[-1]
             sm = F.interpolate(img, size=(n, n), mode="bilinear", align_corners=False, antialias=True)
-            sb = [[v * f for v in b] for b in boxes[i]]
-            bs, ys = [], []
-            for b, c in zip(sb, classes[i]):
-                if max(b[2] - b[0], b[3] - b[1]) < 7:
-                    continue  # too small to name, as in the proposer's targets
-                bs += shaken(rng, b, small)
-                ys += [int(c)] * small
+            # items under 7 px are too small to name, as in the proposer's targets
+            bs, ys = item_boxes(rng, [[v * f for v in b] for b in boxes[i]], classes[i], small, min_side=7)
             g = [[v * f for v in q] for q in ground_boxes(rng, boxes[i], imgs.shape[1], small)]
             cut(sm, bs + g, ys + [GROUND] * len(g))
     return torch.cat(X), torch.tensor(Y)
