@@ -171,12 +171,13 @@ def main():
     ap.add_argument("--mine", default="", help="a proposer checkpoint: its peaks on bare ground become ground crops")
     ap.add_argument("--dev", default="", help="labelled frame folder to report accuracy on (never trained on)")
     ap.add_argument("--small", type=int, default=0, help="crops per item from the scene shrunk to far-item sizes")
+    ap.add_argument("--variety", type=int, default=1, help="generator variety of the scenes (generate.render_scene)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    imgs, boxes, classes = train.build_cache(args.cache, args.cache_n, args.cache_seed)
+    imgs, boxes, classes = train.build_cache(args.cache, args.cache_n, args.cache_seed, variety=args.variety)
     hard = mine(args.mine, imgs, boxes) if args.mine else None
     if hard:
         print(f"mined {sum(len(h) for h in hard)} ground boxes the proposer takes for litter ({time.time() - t0:.0f}s)", flush=True)
@@ -207,7 +208,7 @@ def main():
             msg += f" dev acc {accuracy(net, dev[0], dev[1])[0]:.3f}"
         print(msg, flush=True)
     info = {"params": count_params(net), "arch": net.arch, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
-            "cache_n": args.cache_n, "cache_seed": args.cache_seed, "crops": len(X), "mined": bool(args.mine), "small": args.small, "size": SIZE, "ctx": CTX, "pad": PAD,
+            "cache_n": args.cache_n, "cache_seed": args.cache_seed, "crops": len(X), "mined": bool(args.mine), "small": args.small, "variety": args.variety, "size": SIZE, "ctx": CTX, "pad": PAD,
             "train_seconds": round(time.time() - t1, 1), "torch": torch.__version__}
     net.eval()
     torch.save({"model": net.state_dict(), "info": info}, args.out)

@@ -555,7 +555,7 @@ def draw_cup_side(rng, L):
     return clamp01(rgb), m
 
 
-def draw_bag(rng, L):
+def draw_bag(rng, L, variety=0):
     ar = rng.uniform(0.5, 1.0)
     Wd = L * ar
     n = int(L + 8)
@@ -605,12 +605,24 @@ def draw_bag(rng, L):
     wr = Image.new("L", (n, hgt), 0)
     wl = Image.new("L", (n, hgt), 0)
     dw, dl = ImageDraw.Draw(wr), ImageDraw.Draw(wl)
-    for _ in range(int(rng.integers(2, 7) if glossy else rng.integers(4, 14))):
-        x0, y0 = rng.uniform(0.15, 0.85) * n, rng.uniform(0.15, 0.85) * hgt
-        a = rng.uniform(0, 2 * math.pi)
-        ln = rng.uniform(0.15, 0.5) * L
-        pts2 = [(x0, y0), (x0 + math.cos(a) * ln / 2 + rng.normal(0, L * 0.05), y0 + math.sin(a) * ln / 2), (x0 + math.cos(a) * ln, y0 + math.sin(a) * ln)]
-        (dw if rng.random() < 0.5 else dl).line(pts2, fill=255, width=max(1, int(L * rng.uniform(0.01, 0.04))))
+    if variety and rng.random() < 0.5:  # film pulled into a knot or a fist: folds fan out from one gathered point
+        gx, gy = (bx + brx * rng.uniform(0.6, 0.9), hgt / 2) if tied else (rng.uniform(0.25, 0.75) * n, rng.uniform(0.3, 0.7) * hgt)
+        for _ in range(int(rng.integers(5, 12))):
+            a = rng.uniform(0, 2 * math.pi)
+            ln = brx * rng.uniform(0.35, 0.9)
+            ex, ey = gx + math.cos(a) * ln, gy + math.sin(a) * ln * Wd / L
+            bend = rng.uniform(-0.25, 0.25) * ln
+            mid = ((gx + ex) / 2 - math.sin(a) * bend, (gy + ey) / 2 + math.cos(a) * bend)
+            wd = max(1, int(L * rng.uniform(0.015, 0.035)))
+            dw.line([(gx, gy), mid, (ex, ey)], fill=255, width=wd)  # the crease, and a lit crest beside it
+            dl.line([(gx + wd, gy + wd / 2), (mid[0] + wd, mid[1] + wd / 2), (ex + wd, ey + wd / 2)], fill=150, width=wd)
+    else:
+        for _ in range(int(rng.integers(2, 7) if glossy else rng.integers(4, 14))):
+            x0, y0 = rng.uniform(0.15, 0.85) * n, rng.uniform(0.15, 0.85) * hgt
+            a = rng.uniform(0, 2 * math.pi)
+            ln = rng.uniform(0.15, 0.5) * L
+            pts2 = [(x0, y0), (x0 + math.cos(a) * ln / 2 + rng.normal(0, L * 0.05), y0 + math.sin(a) * ln / 2), (x0 + math.cos(a) * ln, y0 + math.sin(a) * ln)]
+            (dw if rng.random() < 0.5 else dl).line(pts2, fill=255, width=max(1, int(L * rng.uniform(0.01, 0.04))))
     dk = blur_f(np.asarray(wr, np.float32) / 255.0, L * 0.01 + 0.5)
     lt = blur_f(np.asarray(wl, np.float32) / 255.0, L * 0.01 + 0.5)
     rgb = rgb * (1 - (0.3 if glossy else 0.45) * dk[..., None]) + (0.3 if glossy else 0.5) * lt[..., None]
@@ -630,7 +642,7 @@ def draw_bag(rng, L):
     return clamp01(rgb), alpha
 
 
-def draw_paper(rng, L):
+def draw_paper(rng, L, variety=0):
     crumpled = rng.random() < 0.45
     if crumpled:
         ar = rng.uniform(0.6, 1.0)
@@ -653,6 +665,8 @@ def draw_paper(rng, L):
             a = rng.uniform(0, 2 * math.pi)
             f += np.sign(math.cos(a) * (x - rng.uniform(0, n)) + math.sin(a) * (y - rng.uniform(0, hgt))) * rng.uniform(0.03, 0.09)
         shade = 1 + f + 0.12 * fbm(rng, hgt, n, max(2.0, L / 5), 2)
+        if variety and rng.random() < 0.6:  # a tight ball: flat facets, each lit its own way, creased at the edges
+            shade = facets(rng, x, y, n, hgt, int(rng.integers(5, 12)), L)
     else:
         x0, y0 = 3, 3
         x1, y1 = n - 3, hgt - 3
@@ -713,8 +727,22 @@ def draw_paper(rng, L):
     return clamp01(rgb), m
 
 
-def litter_patch(rng, cls, L):
-    """Local-frame patch for class `cls` with its longest dimension ~L (supersampled px)."""
+def facets(rng, x, y, w, h, k, L):
+    """Shading of a crumpled surface: k flat facets (the Voronoi cells of random points), each lit by its own
+    factor, with darker creases where two facets meet."""
+    px, py = rng.uniform(0, w, k), rng.uniform(0, h, k)
+    cell = np.argmin((x[..., None] - px) ** 2 + (y[..., None] - py) ** 2, -1)
+    lit = rng.uniform(0.72, 1.06, k).astype(np.float32)
+    edge = np.zeros((h, w), np.float32)
+    edge[:, 1:] = np.maximum(edge[:, 1:], (cell[:, 1:] != cell[:, :-1]))
+    edge[1:, :] = np.maximum(edge[1:, :], (cell[1:, :] != cell[:-1, :]))
+    edge = np.clip(blur_f(edge, max(0.5, L * 0.008)) * 2.5, 0, 1)
+    return lit[cell] * (1 - rng.uniform(0.2, 0.4) * edge)
+
+
+def litter_patch(rng, cls, L, variety=0):
+    """Local-frame patch for class `cls` with its longest dimension ~L (supersampled px). `variety` 1 adds the
+    looks the first generator lacked (bags creased from one gathered point, paper crumpled into facets)."""
     if cls == 0:
         return draw_bottle(rng, L)
     if cls == 1:
@@ -724,8 +752,8 @@ def litter_patch(rng, cls, L):
     if cls == 2:
         return draw_cup_side(rng, L)  # lying, as cups on the ground do (from above a cup is a can-like disc)
     if cls == 3:
-        return draw_bag(rng, L)
-    return draw_paper(rng, L)
+        return draw_bag(rng, L, variety)
+    return draw_paper(rng, L, variety)
 
 
 # ----------------------------------------------------------------------- distractors
@@ -759,6 +787,20 @@ def stone_patch(rng, L):
     col = np.float32(g) + rng.uniform(-0.05, 0.05, 3).astype(np.float32)
     x, y = _uv(h, n)
     sh = 1 + 0.3 * ((n / 2 - x) / n + (h / 2 - y) / h) + 0.1 * smooth_noise(rng, h, n, max(2.0, L / 5))
+    return clamp01(col[None, None, :] * sh[..., None]), m
+
+
+def pebble_patch(rng, L):
+    """A smooth, worn pebble: an ellipse, pale and nearly grey, lit from one side, with a soft highlight."""
+    Wd = L * rng.uniform(0.55, 0.95)
+    n, h = int(L + 4), int(Wd + 4)
+    m = mask_from_draw(h, n, lambda d: d.ellipse([2, 2, n - 2, h - 2], fill=255))
+    col = hsv_color(rng.uniform(0.05, 0.15), rng.uniform(0.02, 0.2), rng.uniform(0.3, 0.8))
+    x, y = _uv(h, n)
+    u, v = (x - n / 2) / (L / 2), (y - h / 2) / (Wd / 2)
+    hx, hy = rng.uniform(-0.5, 0.0), rng.uniform(-0.5, 0.0)
+    sh = 1 - rng.uniform(0.1, 0.3) * np.clip(u * u + v * v, 0, 1) + rng.uniform(0.05, 0.2) * np.exp(-((u - hx) ** 2 + (v - hy) ** 2) / 0.12)
+    sh = sh + 0.04 * smooth_noise(rng, h, n, max(2.0, L / 4))
     return clamp01(col[None, None, :] * sh[..., None]), m
 
 
@@ -885,8 +927,9 @@ def _boxes_overlap(b, boxes, thr=0.15):
     return False
 
 
-def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0):
-    """Render one scene at WxH where 1 model-pixel = s scene pixels. Returns float image 0..1."""
+def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variety=0):
+    """Render one scene at WxH where 1 model-pixel = s scene pixels. Returns float image 0..1. `variety` 1 adds
+    smooth pebbles and the later item looks (litter_patch); 0 renders exactly the scenes the proposer was trained on."""
     rng = np.random.default_rng(seed)
     area = W * H / (s * s) / (640 * 360)
     canvas = clamp01(background(rng, H, W, s)).astype(np.float32)
@@ -906,6 +949,9 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0):
         paste_small(rng, canvas, leaf_patch, rng.uniform(6, 35) * s, s, opacity=rng.uniform(0.7, 1.0))
     for _ in range(rng.poisson(area * 1.0)):
         paste_small(rng, canvas, twig_patch, rng.uniform(15, 70) * s, s)
+    if variety:
+        for _ in range(rng.poisson(rng.choice([0.0, 1.0, 3.0, 6.0]) * area * 2)):
+            paste_small(rng, canvas, pebble_patch, rng.uniform(4, 24) * s, s, shadow=rng.uniform(0.2, 0.4))
 
     # litter
     if n_items is None:
@@ -918,7 +964,7 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0):
         L = math.exp(rng.uniform(math.log(min_len), math.log(max_len))) * s
         if cls == 3:
             L *= 1.15  # bags are a bit bigger
-        rgb, a = litter_patch(rng, cls, L * SS)
+        rgb, a = litter_patch(rng, cls, L * SS, variety)
         if rng.random() < 0.15:  # outline stroke (vector-art style), dark or light
             edge = np.clip(2.5 * (a - blur_f(a, rng.uniform(0.6, 1.5) * SS)), 0, 1)
             ec = np.float32(rng.choice([0.1, 0.25, 0.9]))
@@ -992,12 +1038,12 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0):
 RESAMPLES = [Image.BILINEAR, Image.BILINEAR, Image.BICUBIC, Image.BOX, Image.LANCZOS]
 
 
-def train_sample(seed, size=320):
+def train_sample(seed, size=320, variety=0):
     """A size x size training sample at model resolution: uint8 HxWx3, boxes (model px), classes."""
     rng = np.random.default_rng([seed, 7])
     s = 1.0 if rng.random() < 0.35 else rng.uniform(1.2, 2.3)
     R = int(round(size * s))
-    img, b, c, rng2 = render_scene(seed, R, R, s)
+    img, b, c, rng2 = render_scene(seed, R, R, s, variety=variety)
     if R != size:
         img = np.asarray(Image.fromarray(img).resize((size, size), RESAMPLES[rng.integers(0, len(RESAMPLES))]))
         b = b * (size / R)

@@ -45,11 +45,11 @@ def _gen(args):
 
 
 def _chunk(args):
-    path, seed, start, count, size = args
+    path, seed, start, count, size, variety = args
     imgs = np.empty((count, size, size, 3), np.uint8)
     boxes, classes = [], []
     for k in range(count):
-        img, b, c = generate.train_sample(seed + start + k, size)
+        img, b, c = generate.train_sample(seed + start + k, size, variety)
         imgs[k] = img
         boxes.append(b)
         classes.append(c)
@@ -59,16 +59,16 @@ def _chunk(args):
     return path
 
 
-def build_cache(path, n, seed, size=320, workers=2, chunk=50):
+def build_cache(path, n, seed, size=320, workers=2, chunk=50, variety=0):
     """Generate samples seed+0 .. seed+n-1 in chunk files (resumable; a file name holds the
-    seed, the chunk start and a fingerprint of generate.py, so stale chunks are never reused)."""
+    seed, the chunk start, the generator's variety and a fingerprint of generate.py, so stale chunks are never reused)."""
     os.makedirs(path, exist_ok=True)
-    fp = _gen_fingerprint()[:10]
+    fp = _gen_fingerprint()[:10] + (f"_v{variety}" if variety else "")
     jobs = []
     for start in range(0, n, chunk):
         f = os.path.join(path, f"s{seed}_{start:06d}_{min(chunk, n - start)}_{size}_{fp}.npz")
         if not os.path.exists(f):
-            jobs.append((f, seed, start, min(chunk, n - start), size))
+            jobs.append((f, seed, start, min(chunk, n - start), size, variety))
     t = time.time()
     if jobs:
         print(f"cache: generating {sum(j[3] for j in jobs)} of {n} samples into {path}", flush=True)
