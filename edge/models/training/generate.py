@@ -560,7 +560,8 @@ def draw_bag(rng, L, variety=0):
     Wd = L * ar
     n = int(L + 8)
     hgt = int(Wd + 8)
-    tied = rng.random() < 0.6
+    plain = bool(variety) and rng.random() < 0.4  # no knot, no loops in sight: a bin bag, or handles folded under
+    tied = not plain and rng.random() < 0.6
     glossy = rng.random() < 0.5  # a filled, smooth bag (rounded, taut, shiny); otherwise crumpled film
     rough = rng.uniform(0.04, 0.14) if glossy else rng.uniform(0.15, 0.4)
     # a tied bag: the body takes ~3/4 of the length, the knot and its two handle loops ("ears") the rest
@@ -578,7 +579,7 @@ def draw_bag(rng, L, variety=0):
             hx = knot_x + rr_ * rng.uniform(0.7, 1.0)
             hy = hgt / 2 + sgn * rr_ * rng.uniform(0.6, 1.1)
             d.ellipse([hx - rr_, hy - rr_ * 0.75, hx + rr_, hy + rr_ * 0.75], outline=255, width=max(1, int(Wd * rng.uniform(0.035, 0.07))))
-    elif rng.random() < 0.75:  # open carrying loops at one end, lying flat beyond the body
+    elif not plain and rng.random() < 0.75:  # open carrying loops at one end, lying flat beyond the body
         bx = n / 2 - L * 0.1
         brx = L * 0.38
         pts = blob_polygon(rng, bx, hgt / 2, brx, Wd / 2 * 0.92, n=int(rng.integers(10, 26)), rough=rough, angle=0)
@@ -699,7 +700,7 @@ def draw_paper(rng, L, variety=0):
                     fy = rng.uniform(0.3, 0.7) * hgt
                     shade = shade * np.where(y > fy, rng.uniform(0.85, 0.97), 1.0)
     rgb = base[None, None, :] * shade[..., None]
-    if rng.random() < 0.8:  # text lines / print
+    if rng.random() < (0.97 if variety and not crumpled else 0.8):  # text lines / print (a flat sheet is nearly always printed)
         pitch = rng.uniform(0.05, 0.1) * Wd + 1
         lw = max(1.0, pitch * rng.uniform(0.15, 0.4))
         cols = int(rng.integers(1, 3))
@@ -742,7 +743,8 @@ def facets(rng, x, y, w, h, k, L):
 
 def litter_patch(rng, cls, L, variety=0):
     """Local-frame patch for class `cls` with its longest dimension ~L (supersampled px). `variety` 1 adds the
-    looks the first generator lacked (bags creased from one gathered point, paper crumpled into facets)."""
+    looks the first generator lacked: bags creased from one gathered point, bags with no knot or loops in sight, paper
+    crumpled into facets, flat sheets nearly always printed."""
     if cls == 0:
         return draw_bottle(rng, L)
     if cls == 1:
@@ -862,9 +864,19 @@ def paste_small(rng, canvas, patch_fn, Lpx, s, angle=None, opacity=1.0, shadow=0
     place(canvas, rgbp, al, x0, y0)
 
 
-def add_painted_line(rng, canvas, s):
+def add_painted_line(rng, canvas, s, variety=0):
     H, W = canvas.shape[:2]
     col = np.array([0.92, 0.92, 0.9], np.float32) if rng.random() < 0.6 else np.array([0.95, 0.8, 0.15], np.float32)
+    if variety and rng.random() < 0.4:  # a dashed line: a row of crisp, equal dashes
+        wd, a = rng.uniform(4, 11) * s, rng.uniform(0, math.pi)
+        dash, gap = rng.uniform(20, 45) * s, rng.uniform(15, 35) * s
+        cx, cy = rng.uniform(0, W), rng.uniform(0, H)
+        ux, uy = math.cos(a), math.sin(a)
+        segs = [(cx + ux * t, cy + uy * t, cx + ux * (t + dash), cy + uy * (t + dash)) for t in np.arange(-900 * s, 900 * s, dash + gap)]
+        m = mask_from_draw(H, W, lambda d: [d.line([(x0, y0), (x1, y1)], fill=255, width=max(1, int(wd))) for x0, y0, x1, y1 in segs])
+        a_ = m * rng.uniform(0.55, 0.9)
+        canvas[:] = canvas * (1 - a_[..., None]) + col * a_[..., None]
+        return
     wd = rng.uniform(3, 12) * s
     a = rng.uniform(0, math.pi)
     cx, cy = rng.uniform(0, W), rng.uniform(0, H)
@@ -929,7 +941,7 @@ def _boxes_overlap(b, boxes, thr=0.15):
 
 def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variety=0):
     """Render one scene at WxH where 1 model-pixel = s scene pixels. Returns float image 0..1. `variety` 1 adds
-    smooth pebbles and the later item looks (litter_patch); 0 renders exactly the scenes the proposer was trained on."""
+    smooth pebbles, dashed painted lines and the later item looks (litter_patch); 0 renders exactly the scenes the proposer was trained on."""
     rng = np.random.default_rng(seed)
     area = W * H / (s * s) / (640 * 360)
     canvas = clamp01(background(rng, H, W, s)).astype(np.float32)
@@ -939,7 +951,7 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variet
     for _ in range(rng.poisson(0.6 * area)):
         add_puddle(rng, canvas, s)
     for _ in range(rng.poisson(1.0 * area)):
-        add_painted_line(rng, canvas, s)
+        add_painted_line(rng, canvas, s, variety)
     for _ in range(rng.poisson(0.7 * area)):
         paste_small(rng, canvas, drain_patch, rng.uniform(30, 110) * s, s, angle=rng.choice([0, rng.uniform(0, 90)]))
     dens = rng.choice([0.0, 1.0, 3.0, 8.0])

@@ -20,7 +20,8 @@ PY=${PYTHON:-/usr/bin/python3}
 SEED=${SEED:-1234}
 ITERS1=${ITERS1:-8000}
 ITERS2=${ITERS2:-4000}
-EPOCHS=${EPOCHS:-12}
+EPOCHS=${EPOCHS:-6}      # classifier epochs over CLS_N scenes
+CLS_N=${CLS_N:-6000}
 BATCH=${BATCH:-36}
 CROP=${CROP:-128}
 CACHE_N=${CACHE_N:-3000}
@@ -36,9 +37,10 @@ quiet() { grep --line-buffered -v -i warn | tee -a "$1"; }
 "$PY" train.py --iters "$ITERS1" --lr 2e-3 --seed "$SEED" "${COMMON[@]}" --out "$WORK/prop1.pt" --state "$WORK/prop1.state" 2>&1 | quiet "$WORK/train1.log"
 # 2) proposer phase 2: from phase 1's EMA weights, a cosine-decayed LR and a new batch order
 "$PY" train.py --init "$WORK/prop1.pt" --decay --iters "$ITERS2" --lr 2e-3 --seed $((SEED + 1)) "${COMMON[@]}" --out "$WORK/prop.pt" --state "$WORK/prop2.state" 2>&1 | quiet "$WORK/train2.log"
-# 3) classifier: crops of the same scenes' items, also shrunk to far-item sizes, bare ground, and the ground the
+# 3) classifier: crops of the items of twice as many scenes, drawn with the generator's wider variety (variety 1:
+#    smooth pebbles, creased bags, faceted paper), also shrunk to far-item sizes, bare ground, and the ground the
 #    proposer mistakes for litter
-[ -f "$WORK/cls.pt" ] || "$PY" classify.py --cache "$CACHE" --cache-n "$CACHE_N" --seed $((SEED + 2)) --epochs "$EPOCHS" --small 1 --mine "$WORK/prop.pt" --out "$WORK/cls.pt" 2>&1 | quiet "$WORK/classify.log"
+[ -f "$WORK/cls.pt" ] || "$PY" classify.py --cache "$CACHE" --cache-n "$CLS_N" --variety 1 --seed $((SEED + 2)) --epochs "$EPOCHS" --small 2 --mine "$WORK/prop.pt" --out "$WORK/cls.pt" 2>&1 | quiet "$WORK/classify.log"
 # 4) one checkpoint, export + runtime check, evaluate on both held-out sets and write the model card
 "$PY" join.py --det "$WORK/prop.pt" --cls "$WORK/cls.pt" --tta 4 --out "$WORK/litter.pt" 2>&1 | quiet "$WORK/export.log"
 "$PY" export.py --weights "$WORK/litter.pt" --out ../litter.onnx 2>&1 | quiet "$WORK/export.log"
