@@ -263,6 +263,7 @@ def main():
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--cache-only", action="store_true")
+    ap.add_argument("--variety", type=int, default=0, help="generator variety of the scenes (generate.render_scene)")
     ap.add_argument("--init", default="", help="phase 2: start from this checkpoint (its EMA weights)")
     ap.add_argument("--tmin", type=float, default=0.1, help="minimum class target of a positive cell")
     ap.add_argument("--band", type=float, default=0.0, help="probability of an extra letterbox band per crop")
@@ -278,7 +279,7 @@ def main():
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     t_all = time.time()
-    imgs, boxes, classes = build_cache(args.cache, args.cache_n, args.cache_seed, workers=args.workers)
+    imgs, boxes, classes = build_cache(args.cache, args.cache_n, args.cache_seed, workers=args.workers, variety=args.variety)
     if args.cache_only:
         return
     t_gen = time.time() - t_all
@@ -323,7 +324,7 @@ def main():
 
     def save(iters, t_train):
         info = {"params": count_params(model), "iters": iters, "batch": args.batch, "crop": args.crop, "seed": args.seed,
-                "lr": args.lr, "cache_n": args.cache_n, "cache_seed": args.cache_seed, "train_seconds": round(t_train, 1),
+                "lr": args.lr, "cache_n": args.cache_n, "cache_seed": args.cache_seed, "variety": args.variety, "train_seconds": round(t_train, 1),
                 "generate_seconds": round(t_gen, 1), "torch": torch.__version__, "threads": torch.get_num_threads(),
                 "schedule": "cosine decay" if args.decay else "warm-up + constant", "tmin": args.tmin, "band": args.band, "nc": nc, "ema": args.ema, "arch": model.arch}
         if prev:  # later phase: keep the totals
