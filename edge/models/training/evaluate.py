@@ -257,7 +257,7 @@ bottle, can, cup, bag, paper or ground{views}. A class's
 score is P(class) x objectness{f" / {two['obj_full']} (at most 1)" if two.get('obj_full', 1.0) != 1.0 else ''}.
 """ if two else "")
     small = f", and {cls['small']} more from the scene shrunk (antialiased) until its items are 9-20 px long" if cls.get("small") else ""
-    scenes = (f"{cls.get('cache_n', '?')} scenes of the same generator drawn with its wider variety (`variety` 1: smooth pebbles among the\n  distractors, bags creased from one gathered point, paper crumpled into lit facets)" if cls.get("variety") else "the same scenes")
+    scenes = (f"{cls.get('cache_n', '?')} scenes of the same generator drawn with its wider variety (`variety` 1: smooth pebbles and dashed\n  painted lines among the distractors; bags creased from one gathered point or with no knot or loops in sight; paper\n  crumpled into lit facets, flat sheets nearly always printed)" if cls.get("variety") else "the same scenes")
     cls_train = (f"""- Classifier: crops of {scenes} (each item twice, shaken as proposals miss: centre +-7 %, sides +-12 %{small}), bare
   ground{" and the proposer's peaks on ground" if cls.get('mined') else ''} (ground class), {cls.get('crops', '?')} crops; {cls.get('epochs', '?')} epochs, batch
   {cls.get('batch', '?')}, softmax cross-entropy, flips, quarter turns and colour jitter, {cls.get('train_seconds', 0) / 60:.1f} min.

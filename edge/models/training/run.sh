@@ -38,7 +38,7 @@ quiet() { grep --line-buffered -v -i warn | tee -a "$1"; }
 # 2) proposer phase 2: from phase 1's EMA weights, a cosine-decayed LR and a new batch order
 "$PY" train.py --init "$WORK/prop1.pt" --decay --iters "$ITERS2" --lr 2e-3 --seed $((SEED + 1)) "${COMMON[@]}" --out "$WORK/prop.pt" --state "$WORK/prop2.state" 2>&1 | quiet "$WORK/train2.log"
 # 3) classifier: crops of the items of twice as many scenes, drawn with the generator's wider variety (variety 1:
-#    smooth pebbles, creased bags, faceted paper), also shrunk to far-item sizes, bare ground, and the ground the
+#    smooth pebbles, dashed lines, creased and loopless bags, faceted paper; generate.render_scene), also shrunk to far-item sizes, bare ground, and the ground the
 #    proposer mistakes for litter
 [ -f "$WORK/cls.pt" ] || "$PY" classify.py --cache "$CACHE" --cache-n "$CLS_N" --variety 1 --seed $((SEED + 2)) --epochs "$EPOCHS" --small 2 --mine "$WORK/prop.pt" --out "$WORK/cls.pt" 2>&1 | quiet "$WORK/classify.log"
 # 4) one checkpoint, export + runtime check, evaluate on both held-out sets and write the model card

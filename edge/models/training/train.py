@@ -38,12 +38,6 @@ torch.set_num_threads(2)
 
 
 # ---------------------------------------------------------------------------- cache
-def _gen(args):
-    seed, size = args
-    img, b, c = generate.train_sample(seed, size)
-    return img, b, c
-
-
 def _chunk(args):
     path, seed, start, count, size, variety = args
     imgs = np.empty((count, size, size, 3), np.uint8)
