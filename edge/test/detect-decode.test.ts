@@ -193,4 +193,20 @@ describe('letterbox fast path', () => {
       }
     }
   });
+
+  it('a frame at the input scale (1280×720 into 1280×768) is copied pixel for pixel between pad rows', () => {
+    const w = 16;
+    const h = 9;
+    const rgb = new Uint8Array(w * h * 3).map((_, i) => (i * 53) % 256);
+    const { tensor, box } = letterboxRgb(rgb, w, h, 16, 12);
+    expect(box).toEqual({ scale: 1, padX: 0, padY: 1 });
+    const plane = 16 * 12;
+    for (const [x, y] of [[0, 0], [7, 4], [15, 8]] as const) {
+      for (let c = 0; c < 3; c++) expect(tensor[c * plane + (y + 1) * 16 + x] as number).toBeCloseTo((rgb[(y * w + x) * 3 + c] as number) / 255, 6);
+    }
+    for (let c = 0; c < 3; c++) {
+      expect(tensor[c * plane + 5] as number).toBeCloseTo(114 / 255, 6); // top pad row
+      for (const row of [10, 11]) expect(tensor[c * plane + row * 16 + 3] as number).toBeCloseTo(114 / 255, 6); // bottom pad rows
+    }
+  });
 });

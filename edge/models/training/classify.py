@@ -44,12 +44,13 @@ def shaken(rng, b, n):
     return out
 
 
-def ground_boxes(rng, b, size, n):
+def ground_boxes(rng, b, size, n, k=1):
+    """n boxes of bare ground, 10-70 model px long (k image px per model px), clear of every item box in b."""
     out = []
     for _ in range(n * 20):
         if len(out) == n:
             break
-        L = math.exp(rng.uniform(math.log(10), math.log(70)))
+        L = math.exp(rng.uniform(math.log(10), math.log(70))) * k
         ar = rng.uniform(0.35, 1.0)
         w, h = (L, L * ar) if rng.random() < 0.5 else (L * ar, L)
         x0, y0 = rng.uniform(0, size - w), rng.uniform(0, size - h)
@@ -59,8 +60,9 @@ def ground_boxes(rng, b, size, n):
     return out
 
 
-def mine(proposer, imgs, boxes, thr=0.1, per_scene=4, bs=16):
-    """Per scene, the proposer's peaks (objectness >= thr) that overlap no item: the ground it mistakes for litter."""
+def mine(proposer, imgs, boxes, thr=0.1, per_scene=4, bs=16, hires=1):
+    """Per scene, the proposer's peaks (objectness >= thr) that overlap no item: the ground it mistakes for litter.
+    hires: the scenes have that many pixels per model pixel; the proposer sees them averaged down, as in TwoStage."""
     import evaluate
     from model import from_checkpoint
     det = from_checkpoint(torch.load(proposer, map_location="cpu"))
@@ -69,9 +71,10 @@ def mine(proposer, imgs, boxes, thr=0.1, per_scene=4, bs=16):
     with torch.no_grad():
         for s in range(0, len(imgs), bs):
             x = torch.from_numpy(imgs[s:s + bs]).permute(0, 3, 1, 2).float() / 255
+            x = F.avg_pool2d(x, hires) if hires > 1 else x
             scores, xywh = peaks(det(x), x.shape[2] // STRIDE, x.shape[3] // STRIDE, per_scene * 3)
             for k in range(len(x)):
-                sc, c = scores[k].numpy(), xywh[k].T.numpy()
+                sc, c = scores[k].numpy(), xywh[k].T.numpy() * hires
                 cand = np.concatenate([c[:, :2] - c[:, 2:] / 2, c[:, :2] + c[:, 2:] / 2], 1)[sc >= thr]
                 gt = boxes[s + k]
                 iou = evaluate.iou_matrix(cand.astype(np.float32), np.asarray(gt, np.float32).reshape(-1, 4))
@@ -90,40 +93,41 @@ def item_boxes(rng, boxes, classes, n, min_side=0):
     return bs, ys
 
 
-def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2, hard=None, small=0):
-    """uint8 crops [M,3,SIZE,SIZE] and labels [M]; `hard`: per scene, extra ground boxes (mined); `small`: per
+def build_crops(imgs, boxes, classes, seed, per_item=2, per_scene=2, hard=None, small=0, size=SIZE, hires=1):
+    """uint8 crops [M,3,size,size] and labels [M]; `hard`: per scene, extra ground boxes (mined); `small`: per
     scene, that many more crops of each item and of bare ground cut from the scene shrunk (antialiased) so that
-    its items are 9-20 px long, the sizes at which a camera's far items arrive."""
+    its items are 9-20 model px long, the sizes at which a camera's far items arrive. `hires`: image pixels per
+    model pixel of the scenes (and of the boxes)."""
     rng = np.random.default_rng(seed)
     X, Y = [], []
 
     def cut(img, bs, ys):
         if bs:
-            cr = crop_boxes(img, torch.tensor(bs, dtype=torch.float32)[None], SIZE, CTX, PAD)
+            cr = crop_boxes(img, torch.tensor(bs, dtype=torch.float32)[None], size, CTX, PAD * hires)
             X.append((cr * 255 + 0.5).clamp(0, 255).to(torch.uint8))
             Y.extend(ys)
 
     for i in range(len(imgs)):
         bs, ys = item_boxes(rng, boxes[i], classes[i], per_item)
-        g = ground_boxes(rng, boxes[i], imgs.shape[1], per_scene) + (hard[i] if hard else [])
+        g = ground_boxes(rng, boxes[i], imgs.shape[1], per_scene, hires) + (hard[i] if hard else [])
         bs += g
         ys += [GROUND] * len(g)
         img = torch.from_numpy(imgs[i]).permute(2, 0, 1)[None].float() / 255
         cut(img, bs, ys)
         if small and len(boxes[i]):
             longest = max(max(b[2] - b[0], b[3] - b[1]) for b in boxes[i])
-            f = min(1.0, rng.uniform(9, 20) / longest)
+            f = min(1.0, rng.uniform(9, 20) * hires / longest)
             n = max(16, round(img.shape[-1] * f))
             f = n / img.shape[-1]
             sm = F.interpolate(img, size=(n, n), mode="bilinear", align_corners=False, antialias=True)
             # items under 7 px are too small to name, as in the proposer's targets
-            bs, ys = item_boxes(rng, [[v * f for v in b] for b in boxes[i]], classes[i], small, min_side=7)
-            g = [[v * f for v in q] for q in ground_boxes(rng, boxes[i], imgs.shape[1], small)]
+            bs, ys = item_boxes(rng, [[v * f for v in b] for b in boxes[i]], classes[i], small, min_side=7 * hires)
+            g = [[v * f for v in q] for q in ground_boxes(rng, boxes[i], imgs.shape[1], small, hires)]
             cut(sm, bs + g, ys + [GROUND] * len(g))
     return torch.cat(X), torch.tensor(Y)
 
 
-def frame_crops(folder):
+def frame_crops(folder, size=SIZE, hires=1):
     """Crops of a labelled frame folder's items at their true boxes, cut from the letterboxed model input."""
     import evaluate
     it, _ = evaluate.heldout_frames(folder)
@@ -131,9 +135,9 @@ def frame_crops(folder):
     for img, gb, gc, _ in it:
         if not len(gb):
             continue
-        x, r, px, py = generate.letterbox(img)
+        x, r, px, py = generate.letterbox(img, generate.IN_W * hires, generate.IN_H * hires)
         b = torch.tensor(gb, dtype=torch.float32) * r + torch.tensor([px, py, px, py], dtype=torch.float32)
-        X.append(crop_boxes(torch.from_numpy(x)[None], b[None], SIZE, CTX, PAD))
+        X.append(crop_boxes(torch.from_numpy(x)[None], b[None], size, CTX, PAD * hires))
         Y += list(gc)
     return torch.cat(X), torch.tensor(Y)
 
@@ -172,19 +176,21 @@ def main():
     ap.add_argument("--dev", default="", help="labelled frame folder to report accuracy on (never trained on)")
     ap.add_argument("--small", type=int, default=0, help="crops per item from the scene shrunk to far-item sizes")
     ap.add_argument("--variety", type=int, default=1, help="generator variety of the scenes (generate.render_scene)")
+    ap.add_argument("--hires", type=int, default=1, help="crops from scenes at that many pixels per model pixel (TwoStage.hires)")
+    ap.add_argument("--size", type=int, default=SIZE, help="crop side in pixels")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    imgs, boxes, classes = train.build_cache(args.cache, args.cache_n, args.cache_seed, variety=args.variety)
-    hard = mine(args.mine, imgs, boxes) if args.mine else None
+    imgs, boxes, classes = train.build_cache(args.cache, args.cache_n, args.cache_seed, variety=args.variety, hires=args.hires)
+    hard = mine(args.mine, imgs, boxes, hires=args.hires) if args.mine else None
     if hard:
         print(f"mined {sum(len(h) for h in hard)} ground boxes the proposer takes for litter ({time.time() - t0:.0f}s)", flush=True)
-    X, Y = build_crops(imgs, boxes, classes, args.seed, hard=hard, small=args.small)
+    X, Y = build_crops(imgs, boxes, classes, args.seed, hard=hard, small=args.small, size=args.size, hires=args.hires)
     del imgs
     print(f"crops {len(X)} per class {np.bincount(Y.numpy()).tolist()} ({time.time() - t0:.0f}s)", flush=True)
-    dev = frame_crops(args.dev) if args.dev else None
+    dev = frame_crops(args.dev, args.size, args.hires) if args.dev else None
     net = CropNet()
     print(f"params: {count_params(net)}", flush=True)
     opt = torch.optim.AdamW(net.parameters(), args.lr, weight_decay=5e-4)
@@ -208,7 +214,7 @@ def main():
             msg += f" dev acc {accuracy(net, dev[0], dev[1])[0]:.3f}"
         print(msg, flush=True)
     info = {"params": count_params(net), "arch": net.arch, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
-            "cache_n": args.cache_n, "cache_seed": args.cache_seed, "crops": len(X), "mined": bool(args.mine), "small": args.small, "variety": args.variety, "size": SIZE, "ctx": CTX, "pad": PAD,
+            "cache_n": args.cache_n, "cache_seed": args.cache_seed, "crops": len(X), "mined": bool(args.mine), "small": args.small, "variety": args.variety, "size": args.size, "hires": args.hires, "ctx": CTX, "pad": PAD,
             "train_seconds": round(time.time() - t1, 1), "torch": torch.__version__}
     net.eval()
     torch.save({"model": net.state_dict(), "info": info}, args.out)

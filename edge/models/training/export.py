@@ -1,7 +1,8 @@
 """Export the trained LitterNet (EMA weights) to edge/models/litter.onnx with metadata.
 
-Contract: input `images` [1,3,384,640] float32 RGB 0..1 (letterboxed, pad 114/255);
-output `output0` [1, 4+nc, 3840]: cx, cy, w, h (input pixels), then sigmoid class scores.
+Contract: input `images` [1,3,H,W] float32 RGB 0..1 (letterboxed, pad 114/255): 384x640, or 768x1280 for a two-stage
+model that names its proposals from the full-resolution frame (model.TwoStage, hires 2);
+output `output0` [1, 4+nc, N]: cx, cy, w, h (input pixels), then class scores in 0..1.
 
 Verification: onnx.checker, then one generated 1280x720 frame is letterboxed, run through
 the PyTorch model and through onnxruntime (onnxruntime-node, the runtime the gateway
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 import generate
-from model import count_params, from_checkpoint
+from model import count_params, from_checkpoint, input_hw
 
 torch.set_num_threads(2)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -82,13 +83,14 @@ const fs = require('fs');
 (async () => {
   const [model, inFile, outFile, count, threads] = process.argv.slice(2);
   const s = await ort.InferenceSession.create(model, {intraOpNumThreads: +threads, interOpNumThreads: 1});
-  const per = 3 * 384 * 640;
+  const [H, W] = JSON.parse(process.argv[7]);
+  const per = 3 * H * W;
   const buf = fs.readFileSync(inFile);
   const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
   const outs = [];
   let ms = 0;
   for (let i = 0; i < +count; i++) {
-    const x = new ort.Tensor('float32', all.slice(i * per, (i + 1) * per), [1, 3, 384, 640]);
+    const x = new ort.Tensor('float32', all.slice(i * per, (i + 1) * per), [1, 3, H, W]);
     const t = process.hrtime.bigint();
     const r = await s.run({images: x});
     if (i > 0 || +count === 1) ms += Number(process.hrtime.bigint() - t) / 1e6;
@@ -107,7 +109,7 @@ def ort_available():
 
 
 def ort_run(onnx_path, x, threads=2, chunk=32):
-    """x: float32 [K,3,384,640] -> (outputs [K, 4+nc, N], info dict). Runs onnxruntime-node."""
+    """x: float32 [K,3,H,W] -> (outputs [K, 4+nc, N], info dict). Runs onnxruntime-node."""
     outs, infos = [], []
     with tempfile.TemporaryDirectory() as td:
         js = os.path.join(td, "run.cjs")
@@ -117,7 +119,7 @@ def ort_run(onnx_path, x, threads=2, chunk=32):
         for s in range(0, len(x), chunk):
             xi = np.ascontiguousarray(x[s:s + chunk], np.float32)
             xi.tofile(os.path.join(td, "in.bin"))
-            r = subprocess.run(["node", js, onnx_path, os.path.join(td, "in.bin"), os.path.join(td, "out.bin"), str(len(xi)), str(threads)],
+            r = subprocess.run(["node", js, onnx_path, os.path.join(td, "in.bin"), os.path.join(td, "out.bin"), str(len(xi)), str(threads), json.dumps(list(x.shape[2:]))],
                                env=env, capture_output=True, text=True, check=True)
             infos.append(json.loads(r.stdout.strip().splitlines()[-1]))
             o = np.fromfile(os.path.join(td, "out.bin"), np.float32)
@@ -149,7 +151,10 @@ def main():
 
     m, ck = load_model(args.weights)
     m.export = True
-    x0 = torch.zeros(1, 3, generate.IN_H, generate.IN_W)
+    H, W = input_hw(m)
+    with torch.no_grad():
+        n_out = m(torch.zeros(1, 3, H, W)).shape[-1]
+    x0 = torch.zeros(1, 3, H, W)
     tmp = args.out + ".tmp"
     torch.onnx.export(m, x0, tmp, opset_version=17, input_names=["images"], output_names=["output0"],
                       do_constant_folding=True, dynamic_axes=None)
@@ -158,10 +163,11 @@ def main():
     meta = {
         "names": json.dumps({str(i): n for i, n in enumerate(generate.CLASSES)}),
         "stride": "8",
-        "imgsz": "[384, 640]",
-        "description": "Hutong litter detector (LitterNet, %d params, single-scale stride-8 anchor-free). Input images [1,3,384,640] "
-                       "float32 RGB 0..1 letterboxed (pad 114/255). Output output0 [1,9,3840]: cx,cy,w,h in input pixels, then "
-                       "sigmoid scores for bottle,can,cup,bag,paper. No NMS inside. Trained only on procedurally generated scenes." % count_params(m),
+        "imgsz": json.dumps([H, W]),
+        "description": "Hutong litter detector (%s, %d params). Input images [1,3,%d,%d] float32 RGB 0..1 letterboxed (pad 114/255). "
+                       "Output output0 [1,9,%d]: cx,cy,w,h in input pixels, then scores in 0..1 for bottle,can,cup,bag,paper. "
+                       "No NMS inside. Trained only on procedurally generated scenes."
+                       % ("two-stage: proposer + crop classifier" if hasattr(m, "cls") else "LitterNet, single-scale stride-8 anchor-free", count_params(m), H, W, n_out),
         "version": args.version,
         "task": "detect",
         "nc": str(len(generate.CLASSES)),
@@ -177,8 +183,6 @@ def main():
     assert mp.opset_import[0].version <= 17
     assert [i.name for i in mp.graph.input] == ["images"] and [o.name for o in mp.graph.output] == ["output0"]
     dims = [d.dim_value for d in mp.graph.output[0].type.tensor_type.shape.dim]
-    with torch.no_grad():
-        n_out = m(x0).shape[-1]
     assert dims == [1, 4 + len(generate.CLASSES), n_out], dims
     onnx.save(mp, args.out)
     os.remove(tmp)
@@ -188,7 +192,7 @@ def main():
 
     # one reference run: generated frame -> letterbox -> torch and onnxruntime -> numpy decode
     img, gb, gc = generate.frame_sample(424242)
-    x, r, px, py = generate.letterbox(img)
+    x, r, px, py = generate.letterbox(img, W, H)
     with torch.no_grad():
         ref = m(torch.from_numpy(x)[None]).numpy()
     print(f"frame 424242: {len(gb)} ground-truth items {[generate.CLASSES[c] for c in gc]}")

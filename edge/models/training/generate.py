@@ -874,9 +874,7 @@ def add_painted_line(rng, canvas, s, variety=0):
         ux, uy = math.cos(a), math.sin(a)
         segs = [(cx + ux * t, cy + uy * t, cx + ux * (t + dash), cy + uy * (t + dash)) for t in np.arange(-900 * s, 900 * s, dash + gap)]
         m = mask_from_draw(H, W, lambda d: [d.line([(x0, y0), (x1, y1)], fill=255, width=max(1, int(wd))) for x0, y0, x1, y1 in segs])
-        a_ = m * rng.uniform(0.55, 0.9)
-        canvas[:] = canvas * (1 - a_[..., None]) + col * a_[..., None]
-        return
+        return _paint(canvas, m * rng.uniform(0.55, 0.9), col)
     wd = rng.uniform(3, 12) * s
     a = rng.uniform(0, math.pi)
     cx, cy = rng.uniform(0, W), rng.uniform(0, H)
@@ -886,8 +884,12 @@ def add_painted_line(rng, canvas, s, variety=0):
     dx, dy = math.cos(a) * ln / 2, math.sin(a) * ln / 2
     m = mask_from_draw(H, W, lambda d: d.line([(cx - dx, cy - dy), (cx + dx, cy + dy)], fill=255, width=max(1, int(wd))))
     wear = clamp01(0.6 + 0.8 * smooth_noise(rng, H, W, 6 * s)) if rng.random() < 0.6 else 1.0
-    a_ = m * wear * rng.uniform(0.5, 0.95)
-    canvas[:] = canvas * (1 - a_[..., None]) + col * a_[..., None]
+    _paint(canvas, m * wear * rng.uniform(0.5, 0.95), col)
+
+
+def _paint(canvas, a, col):
+    """Lay colour `col` over the canvas with the opacity map `a`."""
+    canvas[:] = canvas * (1 - a[..., None]) + col * a[..., None]
 
 
 def add_puddle(rng, canvas, s):
@@ -1050,25 +1052,31 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variet
 RESAMPLES = [Image.BILINEAR, Image.BILINEAR, Image.BICUBIC, Image.BOX, Image.LANCZOS]
 
 
-def train_sample(seed, size=320, variety=0):
-    """A size x size training sample at model resolution: uint8 HxWx3, boxes (model px), classes."""
+def train_sample(seed, size=320, variety=0, hires=1):
+    """A size x size training sample at model resolution: uint8 HxWx3, boxes (model px), classes. `hires` > 1: the
+    same scene area at `hires` pixels per model pixel (size * hires square, boxes in its pixels), the detail a
+    camera frame has before it is letterboxed down to the model's input; rendered at that scale or a little above."""
     rng = np.random.default_rng([seed, 7])
-    s = 1.0 if rng.random() < 0.35 else rng.uniform(1.2, 2.3)
+    if hires == 1:
+        s = 1.0 if rng.random() < 0.35 else rng.uniform(1.2, 2.3)
+    else:
+        s = hires * (1.0 if rng.random() < 0.5 else rng.uniform(1.05, 1.35))
     R = int(round(size * s))
     img, b, c, rng2 = render_scene(seed, R, R, s, variety=variety)
+    size = size * hires
     if R != size:
         img = np.asarray(Image.fromarray(img).resize((size, size), RESAMPLES[rng.integers(0, len(RESAMPLES))]))
         b = b * (size / R)
     img = np.array(img, copy=True)
     if rng.random() < 0.15:  # letterbox padding band at the top or bottom
-        pad = int(rng.integers(6, 40))
+        pad = int(rng.integers(6, 40)) * hires
         if rng.random() < 0.5:
             img[:pad] = 114
             b[:, 1] = np.maximum(b[:, 1], pad)
         else:
             img[size - pad:] = 114
             b[:, 3] = np.minimum(b[:, 3], size - pad)
-        keep = (b[:, 3] - b[:, 1]) > 4
+        keep = (b[:, 3] - b[:, 1]) > 4 * hires
         b, c = b[keep], c[keep]
     return img, b, c
 

@@ -23,7 +23,7 @@ def main():
     args = ap.parse_args()
     det, cls = torch.load(args.det, map_location="cpu"), torch.load(args.cls, map_location="cpu")
     ci = cls["info"]
-    two = {"k": args.k, "size": ci["size"], "ctx": ci["ctx"], "pad": ci["pad"], "obj_full": args.obj_full, "tta": args.tta, "ground_bias": args.ground_bias}
+    two = {"k": args.k, "size": ci["size"], "ctx": ci["ctx"], "pad": ci["pad"], "hires": ci.get("hires", 1), "obj_full": args.obj_full, "tta": args.tta, "ground_bias": args.ground_bias}
     ck = {"det": det["model"], "det_info": det["info"], "cls": cls["model"], "cls_info": ci, "two_stage": two}
     m = from_checkpoint(ck)
     info = {"params": count_params(m), "iters": det["info"].get("iters"), "two_stage": two, "proposer": det["info"], "classifier": ci}

@@ -153,12 +153,15 @@ class CropNet(nn.Module):
 class TwoStage(nn.Module):
     """Export graph: LitterNet (one class, `litter here`) proposes; the K strongest local peaks of its map are cut
     out of the input and named by CropNet. Output [B, 4 + nc, K]: cx, cy, w, h, then per class
-    P(class | crop) x min(1, objectness / obj_full). Same layout as the single-stage model, only N = K."""
+    P(class | crop) x min(1, objectness / obj_full). Same layout as the single-stage model, only N = K.
+    hires h > 1: the input has h pixels per proposer pixel (h x 384 by h x 640: a 1280x720 frame is letterboxed at
+    full resolution when h = 2). The proposer sees it averaged down h x h; the crops are cut from the full input, so
+    the classifier sees the creases of a bag and the facets of crumpled paper that the downscaled frame blurs away."""
 
-    def __init__(self, det, cls, k=16, size=40, ctx=1.5, pad=6.0, obj_full=1.0, tta=1, ground_bias=0.0):
+    def __init__(self, det, cls, k=16, size=40, ctx=1.5, pad=6.0, obj_full=1.0, tta=1, ground_bias=0.0, hires=1):
         super().__init__()
         self.det, self.cls = det, cls
-        self.k, self.size, self.ctx, self.pad, self.obj_full, self.tta = k, size, ctx, pad, obj_full, tta
+        self.k, self.size, self.ctx, self.pad, self.obj_full, self.tta, self.hires = k, size, ctx, pad, obj_full, tta, hires
         # subtracted from the ground logit: the classifier's training prior for ground (about 40 % of its crops) is not
         # the share of ground among a frame's strongest proposals
         self.register_buffer("shift", torch.tensor([0.0] * (cls.out.out_features - 1) + [float(ground_bias)]))
@@ -177,11 +180,13 @@ class TwoStage(nn.Module):
 
     def forward(self, x):
         self.det.export = True
-        B = x.shape[0]
-        s, xywh = peaks(self.det(x), x.shape[2] // STRIDE, x.shape[3] // STRIDE, self.k)  # B,K and B,4,K
+        B, h = x.shape[0], self.hires
+        xd = F.avg_pool2d(x, h) if h > 1 else x
+        s, xywh = peaks(self.det(xd), xd.shape[2] // STRIDE, xd.shape[3] // STRIDE, self.k)  # B,K and B,4,K
+        xywh = xywh * h if h > 1 else xywh
         c = xywh.permute(0, 2, 1)
         xyxy = torch.cat([c[..., :2] - c[..., 2:] / 2, c[..., :2] + c[..., 2:] / 2], -1)
-        p = self.name(crop_boxes(x, xyxy, self.size, self.ctx, self.pad)).reshape(B, self.k, -1)
+        p = self.name(crop_boxes(x, xyxy, self.size, self.ctx, self.pad * h)).reshape(B, self.k, -1)
         scores = p[..., :-1] * (s / self.obj_full).clamp(max=1.0)[..., None]  # the last class is ground
         return torch.cat([xywh, scores.permute(0, 2, 1)], 1)
 
@@ -198,6 +203,12 @@ def from_checkpoint(ck):
     m = LitterNet(**ck.get("info", {}).get("arch", ARCH_V1))
     m.load_state_dict(ck["model"])
     return m.eval()
+
+
+def input_hw(m):
+    """(H, W) of the model's input: 384 x 640, times the two-stage model's `hires`."""
+    h = getattr(m, "hires", 1)
+    return 384 * h, 640 * h
 
 
 def count_params(m):

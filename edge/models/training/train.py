@@ -39,11 +39,11 @@ torch.set_num_threads(2)
 
 # ---------------------------------------------------------------------------- cache
 def _chunk(args):
-    path, seed, start, count, size, variety = args
-    imgs = np.empty((count, size, size, 3), np.uint8)
+    path, seed, start, count, size, variety, hires = args
+    imgs = np.empty((count, size * hires, size * hires, 3), np.uint8)
     boxes, classes = [], []
     for k in range(count):
-        img, b, c = generate.train_sample(seed + start + k, size, variety)
+        img, b, c = generate.train_sample(seed + start + k, size, variety, hires)
         imgs[k] = img
         boxes.append(b)
         classes.append(c)
@@ -53,23 +53,24 @@ def _chunk(args):
     return path
 
 
-def build_cache(path, n, seed, size=320, workers=2, chunk=50, variety=0):
-    """Generate samples seed+0 .. seed+n-1 in chunk files (resumable; a file name holds the
-    seed, the chunk start, the generator's variety and a fingerprint of generate.py, so stale chunks are never reused)."""
+def build_cache(path, n, seed, size=320, workers=2, chunk=50, variety=0, hires=1):
+    """Generate samples seed+0 .. seed+n-1 in chunk files (resumable; a file name holds the seed, the chunk start,
+    the generator's variety and resolution and a fingerprint of generate.py, so stale chunks are never reused).
+    `hires`: samples at that many pixels per model pixel (generate.train_sample)."""
     os.makedirs(path, exist_ok=True)
-    fp = _gen_fingerprint()[:10] + (f"_v{variety}" if variety else "")
+    fp = _gen_fingerprint()[:10] + (f"_v{variety}" if variety else "") + (f"_x{hires}" if hires > 1 else "")
     jobs = []
     for start in range(0, n, chunk):
         f = os.path.join(path, f"s{seed}_{start:06d}_{min(chunk, n - start)}_{size}_{fp}.npz")
         if not os.path.exists(f):
-            jobs.append((f, seed, start, min(chunk, n - start), size, variety))
+            jobs.append((f, seed, start, min(chunk, n - start), size, variety, hires))
     t = time.time()
     if jobs:
         print(f"cache: generating {sum(j[3] for j in jobs)} of {n} samples into {path}", flush=True)
         with Pool(workers) as pool:
             for i, _ in enumerate(pool.imap_unordered(_chunk, jobs)):
                 print(f"cache: chunk {i + 1}/{len(jobs)} {time.time() - t:.0f}s", flush=True)
-    imgs = np.empty((n, size, size, 3), np.uint8)
+    imgs = np.empty((n, size * hires, size * hires, 3), np.uint8)
     boxes, classes = [], []
     for start in range(0, n, chunk):
         f = os.path.join(path, f"s{seed}_{start:06d}_{min(chunk, n - start)}_{size}_{fp}.npz")

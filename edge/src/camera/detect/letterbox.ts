@@ -22,7 +22,8 @@ export function letterboxGeometry(srcW: number, srcH: number, dstW: number, dstH
 
 /**
  * Writes the letterboxed frame into `out` (length 3·dstW·dstH, planes R, G, B) and returns the mapping.
- * At the usual 2× shrink (1280×720 → 640×360) bilinear at half-pixel centres is exactly a 2×2 average.
+ * At the usual 2× shrink (1280×720 → 640×360) bilinear at half-pixel centres is exactly a 2×2 average; a frame that
+ * already fits (1280×720 into a 1280×768 input) is copied and padded.
  */
 export function letterboxRgb(
   rgb: Uint8Array,
@@ -38,6 +39,10 @@ export function letterboxRgb(
   out.fill(PAD);
   if (g.nw * 2 === srcW && g.nh * 2 === srcH) {
     halve(rgb, srcW, g.nw, g.nh, dstW, g.padX, g.padY, plane, out);
+    return { tensor: out, box: { scale: g.scale, padX: g.padX, padY: g.padY } };
+  }
+  if (g.nw === srcW && g.nh === srcH) {
+    copy(rgb, srcW, srcH, dstW, g.padX, g.padY, plane, out);
     return { tensor: out, box: { scale: g.scale, padX: g.padX, padY: g.padY } };
   }
   const inv = 1 / g.scale;
@@ -99,6 +104,21 @@ function halve(rgb: Uint8Array, srcW: number, nw: number, nh: number, dstW: numb
       out[o] = ((rgb[a] as number) + (rgb[a + 3] as number) + (rgb[b] as number) + (rgb[b + 3] as number)) * k;
       out[o + plane] = ((rgb[a + 1] as number) + (rgb[a + 4] as number) + (rgb[b + 1] as number) + (rgb[b + 4] as number)) * k;
       out[o + p2] = ((rgb[a + 2] as number) + (rgb[a + 5] as number) + (rgb[b + 2] as number) + (rgb[b + 5] as number)) * k;
+    }
+  }
+}
+
+/** A frame at the input's scale (1280×720 into 1280×768): HWC bytes to CHW floats, no resampling. */
+function copy(rgb: Uint8Array, w: number, h: number, dstW: number, padX: number, padY: number, plane: number, out: Float32Array): void {
+  const k = 1 / 255;
+  const p2 = 2 * plane;
+  for (let y = 0; y < h; y++) {
+    let a = y * w * 3;
+    let o = (y + padY) * dstW + padX;
+    for (let x = 0; x < w; x++, o++, a += 3) {
+      out[o] = (rgb[a] as number) * k;
+      out[o + plane] = (rgb[a + 1] as number) * k;
+      out[o + p2] = (rgb[a + 2] as number) * k;
     }
   }
 }
