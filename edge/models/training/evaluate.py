@@ -251,6 +251,7 @@ def write_card(path, args, results):
     from model import ARCH_V1
     two = info.get("two_stage")  # a joined proposer + crop classifier (join.py)
     cls = info.get("classifier", {})
+    c2 = info.get("classifier2", {})
     if two:
         info = {**info["proposer"], "params": info["params"], "iters": info["iters"]}
     arch = info.get("arch", ARCH_V1)
@@ -258,13 +259,19 @@ def write_card(path, args, results):
     hr = two.get("hires", 1) if two else 1
     H, W = 384 * hr, 640 * hr
     fit = "1280x720 plus 24 px top and bottom (no resampling)" if hr == 2 else f"{W}x{H * 360 // 384} plus {H // 32} px top and bottom"
+    sec = two.get("second") if two else None
+    second = (f""" A second CropNet, trained the same way on crops of {c2.get('size')}x{c2.get('size')} cut from the
+{"input averaged down to the proposer's 640x384" if sec.get('hires', 1) == 1 else 'full input'} ({c2.get('crops', '?')} crops, {c2.get('epochs', '?')} epochs, {c2.get('train_seconds', 0) / 60:.1f} min), names the same
+proposals; the two classifiers' probabilities are averaged (the full-resolution one tells bags and paper from stones,
+the other cans from cups and bottles).""" if sec else "")
     views = ", averaging the softmax over the crop's four quarter turns" if two and two.get("tta", 1) == 4 else ""
     stage2 = (f"""
 Two stages in one graph (`model.TwoStage`): this LitterNet is trained class-agnostic (one score: litter here) and
 proposes{f" from the input averaged down {hr} x {hr} (640x384)" if hr > 1 else ""}; the {two['k']} strongest local peaks (3x3 max) of its map are
 cut out of the {"full-resolution " if hr > 1 else ""}input ({two['size']}x{two['size']} crops of {two['ctx']} x the box's longest side + {two['pad'] * hr:g} px, `GridSample`) and named by CropNet
 ({cls.get('params', '?')} parameters: conv pairs of {cls.get('arch', {}).get('w')} channels with 2x2 max-pooling, global mean, linear) as
-bottle, can, cup, bag, paper or ground{views}. A class's
+bottle, can, cup, bag, paper or ground{views}.{second}
+A class's
 score is P(class) x objectness{f" / {two['obj_full']} (at most 1)" if two.get('obj_full', 1.0) != 1.0 else ''}.
 """ if two else "")
     small = f", and {cls['small']} more from the scene shrunk (antialiased) until its items are 9-20 px long" if cls.get("small") else ""

@@ -1,5 +1,6 @@
 """Join a proposer (train.py --agnostic) and a crop classifier (classify.py) into one two-stage checkpoint.
-  join.py --det prop.pt --cls cls.pt --out litter.pt [--k 16] [--tta 4] [--ground-bias D] [--obj-full F]
+  join.py --det prop.pt --cls cls.pt [--cls2 cls_lo.pt] --out litter.pt [--k 16] [--tta 4] [--ground-bias D] [--obj-full F]
+--cls2: a second classifier (e.g. one trained at the proposer's resolution); the two probabilities are averaged.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--det", required=True)
     ap.add_argument("--cls", required=True)
+    ap.add_argument("--cls2", default="", help="a second crop classifier, averaged with the first")
     ap.add_argument("--out", required=True)
     ap.add_argument("--k", type=int, default=16, help="proposals named per frame (frames hold at most 6 items; 16 and 32 scored the same on the dev set)")
     ap.add_argument("--tta", type=int, default=1, choices=[1, 4], help="name each crop from its four quarter turns")
@@ -25,14 +27,23 @@ def main():
     ci = cls["info"]
     two = {"k": args.k, "size": ci["size"], "ctx": ci["ctx"], "pad": ci["pad"], "hires": ci.get("hires", 1), "obj_full": args.obj_full, "tta": args.tta, "ground_bias": args.ground_bias}
     ck = {"det": det["model"], "det_info": det["info"], "cls": cls["model"], "cls_info": ci, "two_stage": two}
+    if args.cls2:
+        c2 = torch.load(args.cls2, map_location="cpu")
+        i2 = c2["info"]
+        if i2.get("hires", 1) not in (1, two["hires"]):
+            raise SystemExit(f"--cls2 hires {i2.get('hires')} must be 1 or the first classifier's {two['hires']}")
+        two["second"] = {"size": i2["size"], "ctx": i2["ctx"], "pad": i2["pad"], "hires": i2.get("hires", 1)}
+        ck.update({"cls2": c2["model"], "cls2_info": i2})
     m = from_checkpoint(ck)
     info = {"params": count_params(m), "iters": det["info"].get("iters"), "two_stage": two, "proposer": det["info"], "classifier": ci}
+    if args.cls2:
+        info["classifier2"] = ck["cls2_info"]
     ck["info"] = info
     ck["iters"] = info["iters"]
     torch.save(ck, args.out)
     with open(args.out.rsplit(".", 1)[0] + ".json", "w") as f:
         json.dump(info, f, indent=1)
-    print(f"joined {args.det} + {args.cls} -> {args.out} ({info['params']} params)")
+    print(f"joined {args.det} + {args.cls}{' + ' + args.cls2 if args.cls2 else ''} -> {args.out} ({info['params']} params)")
 
 
 if __name__ == "__main__":

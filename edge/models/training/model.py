@@ -156,27 +156,29 @@ class TwoStage(nn.Module):
     P(class | crop) x min(1, objectness / obj_full). Same layout as the single-stage model, only N = K.
     hires h > 1: the input has h pixels per proposer pixel (h x 384 by h x 640: a 1280x720 frame is letterboxed at
     full resolution when h = 2). The proposer sees it averaged down h x h; the crops are cut from the full input, so
-    the classifier sees the creases of a bag and the facets of crumpled paper that the downscaled frame blurs away."""
+    the classifier sees the creases of a bag and the facets of crumpled paper that the downscaled frame blurs away.
+    cls2 (optional, with second = {size, ctx, pad, hires}): a second CropNet whose probabilities are averaged with the
+    first's; hires 1 cuts its crops from the averaged-down input (shape at the proposer's scale, where bottles, cans
+    and cups are told apart best), hires h from the full input like the first."""
 
-    def __init__(self, det, cls, k=16, size=40, ctx=1.5, pad=6.0, obj_full=1.0, tta=1, ground_bias=0.0, hires=1):
+    def __init__(self, det, cls, k=16, size=40, ctx=1.5, pad=6.0, obj_full=1.0, tta=1, ground_bias=0.0, hires=1, cls2=None, second=None):
         super().__init__()
-        self.det, self.cls = det, cls
+        self.det, self.cls, self.cls2 = det, cls, cls2
         self.k, self.size, self.ctx, self.pad, self.obj_full, self.tta, self.hires = k, size, ctx, pad, obj_full, tta, hires
+        self.second = dict(second or {})
         # subtracted from the ground logit: the classifier's training prior for ground (about 40 % of its crops) is not
         # the share of ground among a frame's strongest proposals
         self.register_buffer("shift", torch.tensor([0.0] * (cls.out.out_features - 1) + [float(ground_bias)]))
         self.export = True  # always the export graph (there is no training forward)
 
-    def logits(self, crops):
-        return self.cls(crops) - self.shift
-
-    def name(self, crops):
+    def name(self, crops, net=None):
         """Class probabilities [M, nc + 1], averaged over the crop's quarter turns when tta is 4 (ground from
         above has no up: the four views are as likely, and their mean errs less than any one)."""
+        net = self.cls if net is None else net
         if self.tta == 1:
-            return F.softmax(self.logits(crops), 1)
+            return F.softmax(net(crops) - self.shift, 1)
         views = torch.cat([crops, crops.transpose(2, 3).flip(3), crops.flip(2).flip(3), crops.transpose(2, 3).flip(2)])
-        return F.softmax(self.logits(views), 1).reshape(4, crops.shape[0], -1).mean(0)
+        return F.softmax(net(views) - self.shift, 1).reshape(4, crops.shape[0], -1).mean(0)
 
     def forward(self, x):
         self.det.export = True
@@ -187,6 +189,12 @@ class TwoStage(nn.Module):
         c = xywh.permute(0, 2, 1)
         xyxy = torch.cat([c[..., :2] - c[..., 2:] / 2, c[..., :2] + c[..., 2:] / 2], -1)
         p = self.name(crop_boxes(x, xyxy, self.size, self.ctx, self.pad * h)).reshape(B, self.k, -1)
+        if self.cls2 is not None:
+            q = self.second
+            h2 = q.get("hires", 1)
+            src, bx = (x, xyxy) if h2 == h else (xd, xyxy / h)
+            p2 = self.name(crop_boxes(src, bx, q["size"], q["ctx"], q["pad"] * h2), self.cls2).reshape(B, self.k, -1)
+            p = (p + p2) / 2
         scores = p[..., :-1] * (s / self.obj_full).clamp(max=1.0)[..., None]  # the last class is ground
         return torch.cat([xywh, scores.permute(0, 2, 1)], 1)
 
@@ -199,7 +207,11 @@ def from_checkpoint(ck):
         det.load_state_dict(ck["det"])
         cls = CropNet(**ck["cls_info"]["arch"])
         cls.load_state_dict(ck["cls"])
-        return TwoStage(det, cls, **ck.get("two_stage", {})).eval()
+        cls2 = None
+        if "cls2" in ck:
+            cls2 = CropNet(**ck["cls2_info"]["arch"])
+            cls2.load_state_dict(ck["cls2"])
+        return TwoStage(det, cls, cls2=cls2, **ck.get("two_stage", {})).eval()
     m = LitterNet(**ck.get("info", {}).get("arch", ARCH_V1))
     m.load_state_dict(ck["model"])
     return m.eval()

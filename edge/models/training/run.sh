@@ -38,11 +38,15 @@ quiet() { grep --line-buffered -v -i warn | tee -a "$1"; }
 # 2) proposer phase 2: from phase 1's EMA weights, a cosine-decayed LR and a new batch order
 "$PY" train.py --init "$WORK/prop1.pt" --decay --iters "$ITERS2" --lr 2e-3 --seed $((SEED + 1)) "${COMMON[@]}" --out "$WORK/prop.pt" --state "$WORK/prop2.state" 2>&1 | quiet "$WORK/train2.log"
 # 3) classifier: crops of the items of twice as many scenes, drawn with the generator's wider variety (variety 1:
-#    smooth pebbles, dashed lines, creased and loopless bags, faceted paper; generate.render_scene), also shrunk to far-item sizes, bare ground, and the ground the
-#    proposer mistakes for litter
-[ -f "$WORK/cls.pt" ] || "$PY" classify.py --cache "$CACHE" --cache-n "$CLS_N" --variety 1 --seed $((SEED + 2)) --epochs "$EPOCHS" --small 2 --mine "$WORK/prop.pt" --out "$WORK/cls.pt" 2>&1 | quiet "$WORK/classify.log"
+#    smooth pebbles, dashed lines, creased and loopless bags, faceted paper; generate.render_scene) at a camera frame's
+#    own resolution (hires 2: the model's input is the 1280x720 frame unscaled, the proposer sees it averaged down 2x2,
+#    the crops keep the detail), also shrunk to far-item sizes, bare ground, and the ground the proposer mistakes for litter
+[ -f "$WORK/cls.pt" ] || "$PY" classify.py --cache "$CACHE" --cache-n "$CLS_N" --variety 1 --hires 2 --size 48 --seed $((SEED + 2)) --epochs "$EPOCHS" --small 2 --mine "$WORK/prop.pt" --out "$WORK/cls.pt" 2>&1 | quiet "$WORK/classify.log"
+# 3b) a second classifier on the same scenes at the proposer's resolution: it tells cans from cups and bottles better,
+#     the full-resolution one bags and paper from stones; the graph averages the two
+[ -f "$WORK/cls_lo.pt" ] || "$PY" classify.py --cache "$CACHE" --cache-n "$CLS_N" --variety 1 --seed $((SEED + 2)) --epochs "$EPOCHS" --small 2 --mine "$WORK/prop.pt" --out "$WORK/cls_lo.pt" 2>&1 | quiet "$WORK/classify_lo.log"
 # 4) one checkpoint, export + runtime check, evaluate on both held-out sets and write the model card
-"$PY" join.py --det "$WORK/prop.pt" --cls "$WORK/cls.pt" --tta 4 --out "$WORK/litter.pt" 2>&1 | quiet "$WORK/export.log"
+"$PY" join.py --det "$WORK/prop.pt" --cls "$WORK/cls.pt" --cls2 "$WORK/cls_lo.pt" --tta 4 --out "$WORK/litter.pt" 2>&1 | quiet "$WORK/export.log"
 "$PY" export.py --weights "$WORK/litter.pt" --out ../litter.onnx 2>&1 | quiet "$WORK/export.log"
 "$PY" evaluate.py --weights "$WORK/litter.pt" --onnx ../litter.onnx --out "$WORK/metrics.json" --card ../MODEL_CARD.md 2>&1 | tee "$WORK/eval.log"
 echo "total wall time: $(( $(date +%s) - T0 ))s"
