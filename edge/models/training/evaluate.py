@@ -238,8 +238,19 @@ def _phases(info):
         n = ph.get("phase_iters") or ph.get("phase2_iters") or ph.get("iters")
         done += n
         rows.append(f"  {k + 1}. {n} iterations, seed {ph.get('seed')}, lr {ph.get('lr')}, {ph.get('schedule', 'warm-up + constant')}, "
-                    f"min positive class target {ph.get('tmin', 0.1)}, extra letterbox bands {ph.get('band', 0.0)} (total {done})")
+                    f"min positive class target {ph.get('tmin', 0.1)}, extra letterbox bands {ph.get('band', 0.0)}"
+                    + (f", {ph.get('cache_n')} variety-{ph.get('variety')} scenes at {ph['hires']} px per model px through the stem" if ph.get("hires", 1) > 1 else "")
+                    + f" (total {done})")
     return "\n".join(rows)
+
+
+def _score_rule(two):
+    obj = "objectness" + (f" / {two['obj_full']} (at most 1)" if two.get("obj_full", 1.0) != 1.0 else "")
+    a, g = two.get("lit", 0.0), two.get("obj_pow", 1.0)
+    if a == 0.0 and g == 1.0:
+        return f"P(class) x {obj}"
+    return (f"P(litter)^{a:g} x P(class)^{1 - a:g} x ({obj})^{g:g}, with P(litter) = 1 - P(ground): an item the classifiers split "
+            "between two litter classes keeps its score, and the classifiers can confirm an item the proposer is unsure of")
 
 
 def write_card(path, args, results):
@@ -267,12 +278,12 @@ the other cans from cups and bottles).""" if sec else "")
     views = ", averaging the softmax over the crop's four quarter turns" if two and two.get("tta", 1) == 4 else ""
     stage2 = (f"""
 Two stages in one graph (`model.TwoStage`): this LitterNet is trained class-agnostic (one score: litter here) and
-proposes{f" from the input averaged down {hr} x {hr} (640x384)" if hr > 1 else ""}; the {two['k']} strongest local peaks (3x3 max) of its map are
+proposes{f" from the input averaged down {hr} x {hr} (640x384)" if hr > 1 else ""}{" plus a learned stem on the full-resolution pixels (3x3 conv stride 2, 16 ch; 3x3 conv, 16 ch; 1x1 conv to 3 ch, added to the averaged frame)" if arch.get("hires", 1) > 1 else ""}; the {two['k']} strongest local peaks (3x3 max) of its map are
 cut out of the {"full-resolution " if hr > 1 else ""}input ({two['size']}x{two['size']} crops of {two['ctx']} x the box's longest side + {two['pad'] * hr:g} px, `GridSample`) and named by CropNet
 ({cls.get('params', '?')} parameters: conv pairs of {cls.get('arch', {}).get('w')} channels with 2x2 max-pooling, global mean, linear) as
 bottle, can, cup, bag, paper or ground{views}.{second}
 A class's
-score is P(class) x objectness{f" / {two['obj_full']} (at most 1)" if two.get('obj_full', 1.0) != 1.0 else ''}.
+score is {_score_rule(two)}.
 """ if two else "")
     small = f", and {cls['small']} more from the scene shrunk (antialiased) until its items are 9-20 px long" if cls.get("small") else ""
     scenes = (f"{cls.get('cache_n', '?')} scenes of the same generator drawn with its wider variety (`variety` 1: smooth pebbles and dashed\n  painted lines among the distractors; bags creased from one gathered point or with no knot or loops in sight; paper\n  crumpled into lit facets, flat sheets nearly always printed)" if cls.get("variety") else "the same scenes")

@@ -1,5 +1,6 @@
 """Join a proposer (train.py --agnostic) and a crop classifier (classify.py) into one two-stage checkpoint.
   join.py --det prop.pt --cls cls.pt [--cls2 cls_lo.pt] --out litter.pt [--k 16] [--tta 4] [--ground-bias D] [--obj-full F]
+          [--lit A] [--obj-pow G]
 --cls2: a second classifier (e.g. one trained at the proposer's resolution); the two probabilities are averaged.
 """
 from __future__ import annotations
@@ -22,10 +23,13 @@ def main():
     ap.add_argument("--tta", type=int, default=1, choices=[1, 4], help="name each crop from its four quarter turns")
     ap.add_argument("--ground-bias", type=float, default=0.0, help="subtracted from the ground logit (favours naming litter)")
     ap.add_argument("--obj-full", type=float, default=1.0, help="objectness from which a proposal keeps its full class score")
+    ap.add_argument("--lit", type=float, default=0.0, help="score = P(litter)^A x P(class)^(1-A) x objectness^G (model.TwoStage)")
+    ap.add_argument("--obj-pow", type=float, default=1.0, help="G above")
     args = ap.parse_args()
     det, cls = torch.load(args.det, map_location="cpu"), torch.load(args.cls, map_location="cpu")
     ci = cls["info"]
-    two = {"k": args.k, "size": ci["size"], "ctx": ci["ctx"], "pad": ci["pad"], "hires": ci.get("hires", 1), "obj_full": args.obj_full, "tta": args.tta, "ground_bias": args.ground_bias}
+    two = {"k": args.k, "size": ci["size"], "ctx": ci["ctx"], "pad": ci["pad"], "hires": ci.get("hires", 1), "obj_full": args.obj_full, "tta": args.tta, "ground_bias": args.ground_bias,
+           "lit": args.lit, "obj_pow": args.obj_pow}
     ck = {"det": det["model"], "det_info": det["info"], "cls": cls["model"], "cls_info": ci, "two_stage": two}
     if args.cls2:
         c2 = torch.load(args.cls2, map_location="cpu")

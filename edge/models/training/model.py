@@ -4,8 +4,11 @@ backbone  s2 16 -> s4 32 -> s8 64 (s8_res residual blocks) -> s16 128 -> s32 128
 neck      top-down: s32 -> s16 (96) -> s8 (64)
 head      decoupled branches: one 3x3 conv -> 4 box distances (l,t,r,b, softplus * stride);
           cls_depth 3x3 convs -> nc class logits (telling a cup from a can needs more than finding it)
+hires     2: the input is a frame at twice the scale; the network sees it averaged down 2x2 plus a learned stem
+          (two small convs on the full-resolution pixels, zero-initialised residual: at the start it is the plain
+          network on the averaged frame), and its boxes are in the averaged frame's pixels
 ARCH      the default; checkpoints record theirs (`arch`), so older weights still load
-output    [N, 4 + nc, H/8 * W/8]: cx, cy, w, h in input pixels, then sigmoid class scores
+output    [N, 4 + nc, H/8 * W/8]: cx, cy, w, h in input pixels (at hires: averaged-frame pixels), then sigmoid class scores
 """
 from __future__ import annotations
 
@@ -44,9 +47,17 @@ ARCH_V1 = {"s8_res": 1, "cls_depth": 1, "cls_head": 48}  # weights saved before 
 
 class LitterNet(nn.Module):
     def __init__(self, nc=NC, w=(16, 32, 64, 128, 128), neck=(96, 64), head=48, s8_res=ARCH["s8_res"],
-                 cls_depth=ARCH["cls_depth"], cls_head=ARCH["cls_head"]):
+                 cls_depth=ARCH["cls_depth"], cls_head=ARCH["cls_head"], hires=1):
         super().__init__()
         self.arch = {"w": list(w), "neck": list(neck), "head": head, "s8_res": s8_res, "cls_depth": cls_depth, "cls_head": cls_head, "nc": nc}
+        if hires != 1:
+            if hires != 2:
+                raise ValueError(f"hires {hires}: the stem supports 1 or 2")
+            self.arch["hires"] = hires
+            self.stem = nn.Sequential(Conv(3, 16, 3, 2), Conv(16, 16, 3), nn.Conv2d(16, 3, 1))
+            nn.init.zeros_(self.stem[-1].weight)
+            nn.init.zeros_(self.stem[-1].bias)
+        self.hires = hires
         self.nc = nc
         self.stride = STRIDE
         c1, c2, c3, c4, c5 = w
@@ -85,6 +96,8 @@ class LitterNet(nn.Module):
         return self.n8(self.lat8(torch.cat([u, p3], 1)))
 
     def forward(self, x):
+        if self.hires > 1:
+            x = F.avg_pool2d(x, self.hires) + self.stem(x)
         f = self.features(x)
         box = self.box_out(self.box_branch(f))  # N,4,H,W raw
         cls = self.cls_out(self.cls_branch(f))  # N,nc,H,W logits
@@ -154,6 +167,10 @@ class TwoStage(nn.Module):
     """Export graph: LitterNet (one class, `litter here`) proposes; the K strongest local peaks of its map are cut
     out of the input and named by CropNet. Output [B, 4 + nc, K]: cx, cy, w, h, then per class
     P(class | crop) x min(1, objectness / obj_full). Same layout as the single-stage model, only N = K.
+    lit a, obj_pow g (score): class c scores P(litter)^a x P(c)^(1 - a) x min(1, objectness / obj_full)^g, where
+    P(litter) = 1 - P(ground). a > 0 keeps an item the classifiers split between two litter classes (a can half
+    called a bottle) from falling under the threshold; g < 1 lets the classifiers confirm a clear item the proposer
+    is unsure of. The class ranking within a crop is unchanged (a monotone in P(c)). Defaults: the plain product.
     hires h > 1: the input has h pixels per proposer pixel (h x 384 by h x 640: a 1280x720 frame is letterboxed at
     full resolution when h = 2). The proposer sees it averaged down h x h; the crops are cut from the full input, so
     the classifier sees the creases of a bag and the facets of crumpled paper that the downscaled frame blurs away.
@@ -161,8 +178,10 @@ class TwoStage(nn.Module):
     first's; hires 1 cuts its crops from the averaged-down input (shape at the proposer's scale, where bottles, cans
     and cups are told apart best), hires h from the full input like the first."""
 
-    def __init__(self, det, cls, k=16, size=40, ctx=1.5, pad=6.0, obj_full=1.0, tta=1, ground_bias=0.0, hires=1, cls2=None, second=None):
+    def __init__(self, det, cls, k=16, size=40, ctx=1.5, pad=6.0, obj_full=1.0, tta=1, ground_bias=0.0, hires=1, cls2=None, second=None,
+                 lit=0.0, obj_pow=1.0):
         super().__init__()
+        self.lit, self.obj_pow = float(lit), float(obj_pow)
         self.det, self.cls, self.cls2 = det, cls, cls2
         self.k, self.size, self.ctx, self.pad, self.obj_full, self.tta, self.hires = k, size, ctx, pad, obj_full, tta, hires
         self.second = dict(second or {})
@@ -184,7 +203,8 @@ class TwoStage(nn.Module):
         self.det.export = True
         B, h = x.shape[0], self.hires
         xd = F.avg_pool2d(x, h) if h > 1 else x
-        s, xywh = peaks(self.det(xd), xd.shape[2] // STRIDE, xd.shape[3] // STRIDE, self.k)  # B,K and B,4,K
+        o = self.det(x if getattr(self.det, "hires", 1) > 1 else xd)  # a hires proposer averages the input itself
+        s, xywh = peaks(o, xd.shape[2] // STRIDE, xd.shape[3] // STRIDE, self.k)  # B,K and B,4,K
         xywh = xywh * h if h > 1 else xywh
         c = xywh.permute(0, 2, 1)
         xyxy = torch.cat([c[..., :2] - c[..., 2:] / 2, c[..., :2] + c[..., 2:] / 2], -1)
@@ -195,7 +215,12 @@ class TwoStage(nn.Module):
             src, bx = (x, xyxy) if h2 == h else (xd, xyxy / h)
             p2 = self.name(crop_boxes(src, bx, q["size"], q["ctx"], q["pad"] * h2), self.cls2).reshape(B, self.k, -1)
             p = (p + p2) / 2
-        scores = p[..., :-1] * (s / self.obj_full).clamp(max=1.0)[..., None]  # the last class is ground
+        obj = (s / self.obj_full).clamp(max=1.0)[..., None]
+        if self.lit == 0.0 and self.obj_pow == 1.0:
+            scores = p[..., :-1] * obj  # the last class is ground
+        else:
+            lit = (1.0 - p[..., -1:]).clamp(min=1e-6)
+            scores = lit ** self.lit * p[..., :-1] ** (1.0 - self.lit) * obj.clamp(min=1e-6) ** self.obj_pow
         return torch.cat([xywh, scores.permute(0, 2, 1)], 1)
 
 

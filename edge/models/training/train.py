@@ -4,6 +4,8 @@ Step 1 (cached): generate N training samples (320x320 at model resolution) into
 /tmp/litter_cache with 2 worker processes (deterministic: sample i uses seed base+i).
 Step 2: a fixed number of iterations of AdamW + cosine LR, EMA weights, on random
 256x256 crops of the cached samples with dihedral flips and photometric jitter.
+--hires 2 (a later phase, --init from a proposer): samples at twice the scale, crops of 2 x --crop pixels; the model
+averages them down and learns a stem from the full-resolution pixels (model.LitterNet), targets on its grid.
 
 Loss (YOLOv8 / TOOD flavoured, single scale stride 8):
   - positives: for every box, up to `topk` cells nearest to its centre whose centres lie
@@ -260,6 +262,8 @@ def main():
     ap.add_argument("--cache-only", action="store_true")
     ap.add_argument("--variety", type=int, default=0, help="generator variety of the scenes (generate.render_scene)")
     ap.add_argument("--init", default="", help="phase 2: start from this checkpoint (its EMA weights)")
+    ap.add_argument("--hires", type=int, default=1, choices=[1, 2], help="scenes at 2 px per model px; the model averages "
+                    "them down and adds a learned stem from the full-resolution pixels (model.LitterNet hires)")
     ap.add_argument("--tmin", type=float, default=0.1, help="minimum class target of a positive cell")
     ap.add_argument("--band", type=float, default=0.0, help="probability of an extra letterbox band per crop")
     ap.add_argument("--agnostic", action="store_true", help="one class, `litter here`: the proposer of the two-stage model")
@@ -274,7 +278,7 @@ def main():
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     t_all = time.time()
-    imgs, boxes, classes = build_cache(args.cache, args.cache_n, args.cache_seed, workers=args.workers, variety=args.variety)
+    imgs, boxes, classes = build_cache(args.cache, args.cache_n, args.cache_seed, workers=args.workers, variety=args.variety, hires=args.hires)
     if args.cache_only:
         return
     t_gen = time.time() - t_all
@@ -282,16 +286,16 @@ def main():
     if args.agnostic:
         classes = [np.zeros_like(c) for c in classes]
     nc = 1 if args.agnostic else len(generate.CLASSES)
-    model = LitterNet(**{**(json.loads(args.arch) if args.arch else {}), "nc": nc})
+    model = LitterNet(**{**(json.loads(args.arch) if args.arch else {}), "nc": nc, "hires": args.hires})
     prev = {}
     if args.init:
         ck = torch.load(args.init, map_location="cpu")
         src = from_checkpoint(ck)
-        if src.nc == nc:
+        if src.nc == nc and src.hires == args.hires:
             model = src.train()
-        else:  # e.g. a proposer from a five-class detector: all but the class output
-            model = LitterNet(**{**src.arch, "nc": nc})
-            sd = {k: v for k, v in src.state_dict().items() if not k.startswith("cls_out.")}
+        else:  # e.g. a proposer from a five-class detector (all but the class output), or a stem added (zero-initialised)
+            model = LitterNet(**{**src.arch, "nc": nc, "hires": args.hires})
+            sd = {k: v for k, v in src.state_dict().items() if src.nc == nc or not k.startswith("cls_out.")}
             model.load_state_dict(sd, strict=False)
             model.train()
         prev = ck.get("info", {})
@@ -319,7 +323,7 @@ def main():
 
     def save(iters, t_train):
         info = {"params": count_params(model), "iters": iters, "batch": args.batch, "crop": args.crop, "seed": args.seed,
-                "lr": args.lr, "cache_n": args.cache_n, "cache_seed": args.cache_seed, "variety": args.variety, "train_seconds": round(t_train, 1),
+                "lr": args.lr, "cache_n": args.cache_n, "cache_seed": args.cache_seed, "variety": args.variety, "hires": args.hires, "train_seconds": round(t_train, 1),
                 "generate_seconds": round(t_gen, 1), "torch": torch.__version__, "threads": torch.get_num_threads(),
                 "schedule": "cosine decay" if args.decay else "warm-up + constant", "tmin": args.tmin, "band": args.band, "nc": nc, "ema": args.ema, "arch": model.arch}
         if prev:  # later phase: keep the totals
@@ -334,7 +338,7 @@ def main():
 
     # what must match for a saved state to be continued; a constant-LR phase may be lengthened (its schedule does
     # not depend on --iters), a cosine decay may not
-    keys = ("batch", "crop", "lr", "seed", "cache_n", "cache_seed", "init", "tmin", "band", "ema", "decay") + (("agnostic",) if args.agnostic else ()) + (("iters",) if args.decay else ()) + (("arch",) if args.arch else ())
+    keys = ("batch", "crop", "lr", "seed", "cache_n", "cache_seed", "init", "tmin", "band", "ema", "decay") + (("agnostic",) if args.agnostic else ()) + (("iters",) if args.decay else ()) + (("arch",) if args.arch else ()) + (("hires", "variety") if args.hires > 1 else ())
     same = {k: getattr(args, k) for k in keys}
     start, t_before = 0, 0.0
     gen = _gen_fingerprint()  # the scenes this state was trained on
@@ -371,7 +375,9 @@ def main():
     for it in range(start, args.iters):
         for g in opt.param_groups:
             g["lr"] = lr_at(it)
-        x, tb = make_batch(rng, imgs, boxes, classes, args.batch, args.crop, args.band)
+        x, tb = make_batch(rng, imgs, boxes, classes, args.batch, args.crop * args.hires, args.band)
+        if args.hires > 1:  # the loss works on the averaged-down grid
+            tb = [(b / args.hires, c, ig / args.hires) for b, c, ig in tb]
         pb, pl = model(x)
         loss, lc, lb = compute_loss(pb, pl, tb, hw, hw, tmin=args.tmin)
         opt.zero_grad(set_to_none=True)
