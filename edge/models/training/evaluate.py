@@ -286,7 +286,7 @@ A class's
 score is {_score_rule(two)}.
 """ if two else "")
     small = f", and {cls['small']} more from the scene shrunk (antialiased) until its items are 9-20 px long" if cls.get("small") else ""
-    scenes = (f"{cls.get('cache_n', '?')} scenes of the same generator drawn with its wider variety (`variety` 1: smooth pebbles and dashed\n  painted lines among the distractors; bags creased from one gathered point or with no knot or loops in sight; paper\n  crumpled into lit facets, flat sheets nearly always printed)" if cls.get("variety") else "the same scenes")
+    scenes = (f"{cls.get('cache_n', '?')} scenes of the same generator drawn with its wider variety (`variety` 1: smooth pebbles and dashed\n  painted lines among the distractors; bags creased from one gathered point or with no knot or loops in sight; paper\n  crumpled into lit facets, flat sheets nearly always printed" + ("; variety 2 also: carrier bags with two broad handle loops\n  beyond the body, fewer knots and glossy bags, opaque white film, loopless bags creased from one gathered point" if cls.get("variety", 0) >= 2 else "") + ")" if cls.get("variety") else "the same scenes")
     if cls.get("hires", 1) > 1:
         scenes += f", rendered at {cls['hires']} pixels per proposer pixel (a camera frame's own resolution)"
     cls_train = (f"""- Classifier: crops of {scenes} (each item twice, shaken as proposals miss: centre +-7 %, sides +-12 %{small}), bare

@@ -561,8 +561,8 @@ def draw_bag(rng, L, variety=0):
     n = int(L + 8)
     hgt = int(Wd + 8)
     plain = bool(variety) and rng.random() < 0.4  # no knot, no loops in sight: a bin bag, or handles folded under
-    tied = not plain and rng.random() < 0.6
-    glossy = rng.random() < 0.5  # a filled, smooth bag (rounded, taut, shiny); otherwise crumpled film
+    tied = not plain and rng.random() < (0.35 if variety >= 2 else 0.6)
+    glossy = rng.random() < (0.3 if variety >= 2 else 0.5)  # a filled, smooth bag (rounded, taut, shiny); otherwise crumpled film
     rough = rng.uniform(0.04, 0.14) if glossy else rng.uniform(0.15, 0.4)
     # a tied bag: the body takes ~3/4 of the length, the knot and its two handle loops ("ears") the rest
     bx, brx = (n / 2 - L * 0.12, L * 0.36) if tied else (n / 2, L / 2 * 0.92)
@@ -579,6 +579,17 @@ def draw_bag(rng, L, variety=0):
             hx = knot_x + rr_ * rng.uniform(0.7, 1.0)
             hy = hgt / 2 + sgn * rr_ * rng.uniform(0.6, 1.1)
             d.ellipse([hx - rr_, hy - rr_ * 0.75, hx + rr_, hy + rr_ * 0.75], outline=255, width=max(1, int(Wd * rng.uniform(0.035, 0.07))))
+    elif not plain and variety >= 2 and rng.random() < 0.75:  # a carrier bag's handles: two broad loops ("ears")
+        bx, brx = n / 2 - L * rng.uniform(0.1, 0.16), L * rng.uniform(0.3, 0.36)
+        pts = blob_polygon(rng, bx, hgt / 2, brx, Wd / 2 * 0.92, n=int(rng.integers(10, 26)), rough=rough, angle=0)
+        d.rectangle([0, 0, n, hgt], fill=0)
+        d.polygon(pts, fill=255)
+        spread = rng.uniform(0.08, 0.3)  # the two loops lie side by side or fanned apart
+        for sgn in (-1, 1):
+            lx, ly = L * rng.uniform(0.14, 0.24), Wd * rng.uniform(0.08, 0.15)
+            hx = min(bx + brx * 0.8 + lx * rng.uniform(0.6, 0.9), n - lx - 1)
+            hy = hgt / 2 + sgn * Wd * spread
+            d.ellipse([hx - lx, hy - ly, hx + lx, hy + ly], outline=255, width=max(1, int(round(ly * rng.uniform(0.35, 0.6)))))
     elif not plain and rng.random() < 0.75:  # open carrying loops at one end, lying flat beyond the body
         bx = n / 2 - L * 0.1
         brx = L * 0.38
@@ -596,7 +607,7 @@ def draw_bag(rng, L, variety=0):
     base = {"white": (0.93, 0.93, 0.92), "black": (0.1, 0.1, 0.11), "blue": (0.15, 0.35, 0.8), "red": (0.8, 0.12, 0.12),
             "other": tuple(hsv_color(rng.uniform(), rng.uniform(0.5, 1), rng.uniform(0.4, 0.95))), "clear": (0.85, 0.88, 0.9)}[kind]
     base = jitter(rng, base, 0.05)
-    op = {"white": rng.uniform(0.65, 0.95), "black": rng.uniform(0.85, 1.0), "clear": rng.uniform(0.6, 0.8)}.get(kind, rng.uniform(0.7, 1.0))
+    op = {"white": rng.uniform(0.65, 0.95) if variety < 2 else rng.uniform(0.8, 1.0), "black": rng.uniform(0.85, 1.0), "clear": rng.uniform(0.6, 0.8)}.get(kind, rng.uniform(0.7, 1.0))
     shade = 1 + (rng.uniform(0.02, 0.1) if glossy else rng.uniform(0.08, 0.35)) * fbm(rng, hgt, n, max(2.0, L / 6), 3)
     # a filled bag bulges: darker towards its outline (distance to the edge through a blur of the mask)
     bulge = blur_f(m, max(1.0, Wd * 0.15))
@@ -606,7 +617,7 @@ def draw_bag(rng, L, variety=0):
     wr = Image.new("L", (n, hgt), 0)
     wl = Image.new("L", (n, hgt), 0)
     dw, dl = ImageDraw.Draw(wr), ImageDraw.Draw(wl)
-    if variety and rng.random() < 0.5:  # film pulled into a knot or a fist: folds fan out from one gathered point
+    if variety and rng.random() < (0.8 if variety >= 2 and plain else 0.5):  # film pulled into a knot or a fist: folds fan out from one gathered point
         gx, gy = (bx + brx * rng.uniform(0.6, 0.9), hgt / 2) if tied else (rng.uniform(0.25, 0.75) * n, rng.uniform(0.3, 0.7) * hgt)
         for _ in range(int(rng.integers(5, 12))):
             a = rng.uniform(0, 2 * math.pi)
@@ -744,7 +755,10 @@ def facets(rng, x, y, w, h, k, L):
 def litter_patch(rng, cls, L, variety=0):
     """Local-frame patch for class `cls` with its longest dimension ~L (supersampled px). `variety` 1 adds the
     looks the first generator lacked: bags creased from one gathered point, bags with no knot or loops in sight, paper
-    crumpled into facets, flat sheets nearly always printed."""
+    crumpled into facets, flat sheets nearly always printed. `variety` 2 adds carrier bags whose two handles lie as
+    broad loops beyond the body, fewer knots and fewer glossy bags, white film mostly opaque, and plain (loopless) bags
+    mostly creased from one gathered point: the matte film bags the crop classifiers took for smooth pebbles.
+    Varieties 0 and 1 render exactly as before."""
     if cls == 0:
         return draw_bottle(rng, L)
     if cls == 1:
@@ -943,7 +957,7 @@ def _boxes_overlap(b, boxes, thr=0.15):
 
 def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variety=0):
     """Render one scene at WxH where 1 model-pixel = s scene pixels. Returns float image 0..1. `variety` 1 adds
-    smooth pebbles, dashed painted lines and the later item looks (litter_patch); 0 renders exactly the scenes the proposer was trained on."""
+    smooth pebbles, dashed painted lines and the later item looks (litter_patch; 2 adds the bag looks of variety 2); 0 renders exactly the scenes the proposer was trained on."""
     rng = np.random.default_rng(seed)
     area = W * H / (s * s) / (640 * 360)
     canvas = clamp01(background(rng, H, W, s)).astype(np.float32)

@@ -9,7 +9,10 @@
 # Deterministic given the seeds below (2 torch threads): the scene cache is seeded per sample, proposer phase 1
 # (warm-up, constant LR) does not depend on its total length, phase 2 fine-tunes with a cosine decay.
 # Resumable: the proposer's phases keep their training state in $WORK; run the same command again after an
-# interruption and it continues where it stopped. The classifier (about half an hour) reruns unless its weights exist.
+# interruption and it continues where it stopped. A classifier reruns unless its weights exist.
+# Committed stages: each finished phase's weights are copied to stages/ (NAME.pt + NAME.json); a later run, on any
+# machine, takes a committed stage instead of training it again, so the four hours can be spread over several sittings
+# and the weights that ship are the ones whose making the card describes. FRESH=1 ignores stages/ and trains all.
 # Small crops in large batches: per unit of compute a batch of 36 item-centred 128x128 crops carries about twice
 # the class signal of 16 crops of 192x192, most of whose cells are plain ground.
 set -euo pipefail
@@ -32,25 +35,51 @@ if ! "$PY" -c "import torch, onnx, numpy, PIL" 2>/dev/null; then
 fi
 mkdir -p "$WORK"
 T0=$(date +%s)
+STAGES=$PWD/stages
+mkdir -p "$STAGES"
+# done NAME: true when phase NAME is finished in $WORK, or committed in stages/ (then copied into $WORK)
+done_() {
+  [ -f "$WORK/$1.done" ] && return 0
+  if [ -z "${FRESH:-}" ] && [ -f "$STAGES/$1.pt" ]; then
+    cp "$STAGES/$1.pt" "$WORK/$1.pt"; [ -f "$STAGES/$1.json" ] && cp "$STAGES/$1.json" "$WORK/$1.json"
+    touch "$WORK/$1.done"; echo "stage $1: taken from stages/$1.pt"; return 0
+  fi
+  return 1
+}
+# keep NAME: phase NAME finished: mark it and copy its weights to stages/ (commit them)
+keep() { touch "$WORK/$1.done"; cp "$WORK/$1.pt" "$STAGES/$1.pt"; [ -f "$WORK/$1.json" ] && cp "$WORK/$1.json" "$STAGES/$1.json"; echo "stage $1: kept in stages/$1.pt"; }
+VARIETY=${VARIETY:-2}   # the generator's variety for the stem and the classifiers (generate.litter_patch)
 COMMON=(--agnostic --batch "$BATCH" --crop "$CROP" --tmin 0.5 --band 0.2 --cache-n "$CACHE_N" --cache "$CACHE")
 quiet() { grep --line-buffered -v -i warn | tee -a "$1"; }
 # 1) scenes (cached, resumable) + proposer phase 1: warm-up, then a constant LR
-"$PY" train.py --iters "$ITERS1" --lr 2e-3 --seed "$SEED" "${COMMON[@]}" --out "$WORK/prop1.pt" --state "$WORK/prop1.state" 2>&1 | quiet "$WORK/train1.log"
-# 2) proposer phase 2: from phase 1's EMA weights, a cosine-decayed LR and a new batch order
-"$PY" train.py --init "$WORK/prop1.pt" --decay --iters "$ITERS2" --lr 2e-3 --seed $((SEED + 1)) "${COMMON[@]}" --out "$WORK/prop.pt" --state "$WORK/prop2.state" 2>&1 | quiet "$WORK/train2.log"
+if ! done_ prop; then
+  "$PY" train.py --iters "$ITERS1" --lr 2e-3 --seed "$SEED" "${COMMON[@]}" --out "$WORK/prop1.pt" --state "$WORK/prop1.state" 2>&1 | quiet "$WORK/train1.log"
+  # 2) proposer phase 2: from phase 1's EMA weights, a cosine-decayed LR and a new batch order
+  "$PY" train.py --init "$WORK/prop1.pt" --decay --iters "$ITERS2" --lr 2e-3 --seed $((SEED + 1)) "${COMMON[@]}" --out "$WORK/prop.pt" --state "$WORK/prop2.state" 2>&1 | quiet "$WORK/train2.log"
+  keep prop
+fi
 # 2b) proposer phase 3: a stem that reads the full-resolution frame (hires 2, model.LitterNet), fine-tuned on the
-#     wider variety-1 scenes at that scale. It finds as many items and mistakes far fewer stones and grates for litter
+#     wider variety-$VARIETY scenes at that scale. It finds as many items and mistakes far fewer stones and grates for litter
 #     (dev litter-free frames: 3 detections against 8 at the same score rule). The classifiers below mine prop.pt's
 #     mistakes: that is what they were measured with
-"$PY" train.py --init "$WORK/prop.pt" --decay --hires 2 --variety 1 --iters "$ITERS3" --lr 1e-3 --seed $((SEED + 7)) "${COMMON[@]}" --cache-n "$CLS_N" --out "$WORK/prop_hr.pt" --state "$WORK/prop3.state" 2>&1 | quiet "$WORK/train3.log"
+if ! done_ prop_hr; then
+  "$PY" train.py --init "$WORK/prop.pt" --decay --hires 2 --variety "$VARIETY" --iters "$ITERS3" --lr 1e-3 --seed $((SEED + 7)) "${COMMON[@]}" --cache-n "$CLS_N" --out "$WORK/prop_hr.pt" --state "$WORK/prop3.state" 2>&1 | quiet "$WORK/train3.log"
+  keep prop_hr
+fi
 # 3) classifier: crops of the items of twice as many scenes, drawn with the generator's wider variety (variety 1:
 #    smooth pebbles, dashed lines, creased and loopless bags, faceted paper; generate.render_scene) at a camera frame's
 #    own resolution (hires 2: the model's input is the 1280x720 frame unscaled, the proposer sees it averaged down 2x2,
 #    the crops keep the detail), also shrunk to far-item sizes, bare ground, and the ground the proposer mistakes for litter
-[ -f "$WORK/cls.pt" ] || "$PY" classify.py --cache "$CACHE" --cache-n "$CLS_N" --variety 1 --hires 2 --size 48 --seed $((SEED + 2)) --epochs "$EPOCHS" --small 2 --mine "$WORK/prop.pt" --out "$WORK/cls.pt" 2>&1 | quiet "$WORK/classify.log"
+if ! done_ cls; then
+  "$PY" classify.py --cache "$CACHE" --cache-n "$CLS_N" --variety "$VARIETY" --hires 2 --size 48 --seed $((SEED + 2)) --epochs "$EPOCHS" --small 2 --mine "$WORK/prop.pt" --out "$WORK/cls.pt" 2>&1 | quiet "$WORK/classify.log"
+  keep cls
+fi
 # 3b) a second classifier on the same scenes at the proposer's resolution: it tells cans from cups and bottles better,
 #     the full-resolution one bags and paper from stones; the graph averages the two
-[ -f "$WORK/cls_lo.pt" ] || "$PY" classify.py --cache "$CACHE" --cache-n "$CLS_N" --variety 1 --seed $((SEED + 2)) --epochs "$EPOCHS" --small 2 --mine "$WORK/prop.pt" --out "$WORK/cls_lo.pt" 2>&1 | quiet "$WORK/classify_lo.log"
+if ! done_ cls_lo; then
+  "$PY" classify.py --cache "$CACHE" --cache-n "$CLS_N" --variety "$VARIETY" --seed $((SEED + 2)) --epochs "$EPOCHS" --small 2 --mine "$WORK/prop.pt" --out "$WORK/cls_lo.pt" 2>&1 | quiet "$WORK/classify_lo.log"
+  keep cls_lo
+fi
 # 4) one checkpoint, export + runtime check, evaluate on both held-out sets and write the model card
 "$PY" join.py --det "$WORK/prop_hr.pt" --cls "$WORK/cls.pt" --cls2 "$WORK/cls_lo.pt" --tta 4 --lit 0.5 --obj-pow 0.5 --out "$WORK/litter.pt" 2>&1 | quiet "$WORK/export.log"
 "$PY" export.py --weights "$WORK/litter.pt" --out ../litter.onnx 2>&1 | quiet "$WORK/export.log"
