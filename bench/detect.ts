@@ -123,13 +123,12 @@ async function sourceToEvent(modelPath: string, sourceFps: number): Promise<Late
     onFrame: (_cam, f, ran, dets) => {
       if (ran) runs.push({ atMs: f.atMs, doneMs: Date.now(), boxes: dets.map((d) => [d.x, d.y, d.w, d.h]) });
       sc.items.forEach((it, k) => {
-        const s = spot(f.rgb, it.x, it.y);
         const at = server.clockStart + it.appearMs;
+        const ref = before[k];
+        if (shownAt[k] !== undefined || (f.atMs >= at && !ref)) return; // decided, or no picture of the spot before
+        const s = spot(f.rgb, it.x, it.y);
         if (f.atMs < at) before[k] = s;
-        else if (shownAt[k] === undefined && before[k]) {
-          const ref = before[k] as number[];
-          if (s.reduce((sum, v, i) => sum + Math.abs(v - (ref[i] as number)), 0) / s.length > 10) shownAt[k] = f.atMs - at;
-        }
+        else if (ref && s.reduce((sum, v, i) => sum + Math.abs(v - (ref[i] as number)), 0) / s.length > 10) shownAt[k] = f.atMs - at;
       });
     },
     config: {

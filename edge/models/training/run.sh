@@ -9,10 +9,11 @@
 # Deterministic given the seeds below (2 torch threads): the scene cache is seeded per sample, proposer phase 1
 # (warm-up, constant LR) does not depend on its total length, phase 2 fine-tunes with a cosine decay.
 # Resumable: the proposer's phases keep their training state in $WORK; run the same command again after an
-# interruption and it continues where it stopped. A classifier reruns unless its weights exist.
+# interruption and it continues where it stopped. A classifier reruns unless it finished ($WORK/NAME.done) or is committed.
 # Committed stages: each finished phase's weights are copied to stages/ (NAME.pt + NAME.json); a later run, on any
 # machine, takes a committed stage instead of training it again, so the four hours can be spread over several sittings
-# and the weights that ship are the ones whose making the card describes. FRESH=1 ignores stages/ and trains all.
+# and the weights that ship are the ones whose making the card describes. FRESH=1 ignores stages/ and trains all; the
+# committed stages are those of this script's defaults, so a run with other settings (VARIETY, SEED, ...) needs FRESH=1.
 # Small crops in large batches: per unit of compute a batch of 36 item-centred 128x128 crops carries about twice
 # the class signal of 16 crops of 192x192, most of whose cells are plain ground.
 set -euo pipefail
