@@ -72,7 +72,9 @@ export function ffmpegArgs(url: string, fps: number): string[] {
   }
   // Keep a frame when at least 1/fps s passed since the last kept one (5 % slack for timestamp jitter).
   const select = `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${(0.95 / fps).toFixed(4)})'`;
-  return ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'info', ...input, '-an', '-vf', select, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  // `-threads 1` on the output: the rawvideo encoder is frame-threaded, and with more than one thread it holds each
+  // kept frame until the next one is encoded: one whole kept period (0.5 s at 2 fps) of delay (docs/camera.md).
+  return ['-hide_banner', '-nostats', '-nostdin', '-loglevel', 'info', ...input, '-an', '-vf', select, '-fps_mode', 'passthrough', '-threads', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
 }
 
 export class FfmpegCapture {
