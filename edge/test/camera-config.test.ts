@@ -14,7 +14,7 @@ describe('cameras config section', () => {
       sendFullFrame: false,
       model: { path: 'edge/models/litter.onnx', format: 'yolov8', conf: 0.5, iou: 0.45, litterLabels: ['bottle', 'can', 'cup', 'bag', 'paper'] },
       motion: { enabled: true, width: 160, height: 90, fullCheckS: 10 },
-      events: { nOfM: [3, 5], cleanAfterS: 10 },
+      events: { nOfM: [2, 3], cleanAfterS: 10 },
     });
     expect(c?.model.threads).toBeUndefined();
     expect(r.value.ffmpegPath).toBe('ffmpeg');

@@ -57,8 +57,8 @@ export const CameraMotion = Type.Object(
 export const CameraEventsConfig = Type.Object(
   {
     nOfM: Type.Tuple([Type.Integer({ minimum: 1, maximum: 30 }), Type.Integer({ minimum: 1, maximum: 30 })], {
-      default: [3, 5],
-      description: 'an item is reported after n detections within m detector runs',
+      default: [2, 3],
+      description: 'an item is reported after n detections within m detector runs (2 of 3 at 2 fps: 0.5 s after the first hit)',
     }),
     lostAfterS: Type.Number({ default: 5, minimum: 0, maximum: 600, description: 'an item is gone when unseen this long ...' }),
     minMisses: Type.Integer({ default: 3, minimum: 1, maximum: 100, description: '... and over at least this many detector runs' }),
