@@ -71,9 +71,10 @@ def mine(proposer, imgs, boxes, thr=0.1, per_scene=4, bs=16, hires=1):
     with torch.no_grad():
         for s in range(0, len(imgs), bs):
             x = torch.from_numpy(imgs[s:s + bs]).permute(0, 3, 1, 2).float() / 255
-            x = F.avg_pool2d(x, hires) if hires > 1 else x
-            scores, xywh = peaks(det(x), x.shape[2] // STRIDE, x.shape[3] // STRIDE, per_scene * 3)
-            for k in range(len(x)):
+            xd = F.avg_pool2d(x, hires) if hires > 1 else x
+            o = det(x if getattr(det, "hires", 1) > 1 else xd)  # a stem proposer (hires) averages the input itself
+            scores, xywh = peaks(o, xd.shape[2] // STRIDE, xd.shape[3] // STRIDE, per_scene * 3)
+            for k in range(len(xd)):
                 sc, c = scores[k].numpy(), xywh[k].T.numpy() * hires
                 cand = np.concatenate([c[:, :2] - c[:, 2:] / 2, c[:, :2] + c[:, 2:] / 2], 1)[sc >= thr]
                 gt = boxes[s + k]
@@ -179,12 +180,14 @@ def main():
     ap.add_argument("--hires", type=int, default=1, help="crops from scenes at that many pixels per model pixel (TwoStage.hires)")
     ap.add_argument("--size", type=int, default=SIZE, help="crop side in pixels")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", default="", help="start from this classifier checkpoint (fine-tuning)")
+    ap.add_argument("--per-scene", type=int, default=4, help="mined ground boxes per scene, at most")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     t0 = time.time()
     imgs, boxes, classes = train.build_cache(args.cache, args.cache_n, args.cache_seed, variety=args.variety, hires=args.hires)
-    hard = mine(args.mine, imgs, boxes, hires=args.hires) if args.mine else None
+    hard = mine(args.mine, imgs, boxes, per_scene=args.per_scene, hires=args.hires) if args.mine else None
     if hard:
         print(f"mined {sum(len(h) for h in hard)} ground boxes the proposer takes for litter ({time.time() - t0:.0f}s)", flush=True)
     X, Y = build_crops(imgs, boxes, classes, args.seed, hard=hard, small=args.small, size=args.size, hires=args.hires)
@@ -192,6 +195,8 @@ def main():
     print(f"crops {len(X)} per class {np.bincount(Y.numpy()).tolist()} ({time.time() - t0:.0f}s)", flush=True)
     dev = frame_crops(args.dev, args.size, args.hires) if args.dev else None
     net = CropNet()
+    if args.init:  # fine-tune: start from a trained classifier (same architecture)
+        net.load_state_dict(torch.load(args.init, map_location="cpu")["model"])
     print(f"params: {count_params(net)}", flush=True)
     opt = torch.optim.AdamW(net.parameters(), args.lr, weight_decay=5e-4)
     steps = args.epochs * (len(X) // args.batch)
@@ -214,7 +219,7 @@ def main():
             msg += f" dev acc {accuracy(net, dev[0], dev[1])[0]:.3f}"
         print(msg, flush=True)
     info = {"params": count_params(net), "arch": net.arch, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
-            "cache_n": args.cache_n, "cache_seed": args.cache_seed, "crops": len(X), "mined": bool(args.mine), "small": args.small, "variety": args.variety, "size": args.size, "hires": args.hires, "ctx": CTX, "pad": PAD,
+            "cache_n": args.cache_n, "cache_seed": args.cache_seed, "crops": len(X), "mined": bool(args.mine), "init": os.path.basename(args.init) if args.init else "", "small": args.small, "variety": args.variety, "size": args.size, "hires": args.hires, "ctx": CTX, "pad": PAD,
             "train_seconds": round(time.time() - t1, 1), "torch": torch.__version__}
     net.eval()
     torch.save({"model": net.state_dict(), "info": info}, args.out)
