@@ -244,6 +244,11 @@ def _phases(info):
     return "\n".join(rows)
 
 
+def _weights(two):
+    m = two.get("mix", 0.5)
+    return "" if m == 0.5 else f" with weights {1 - m:g} (first) and {m:g} (second)"
+
+
 def _score_rule(two):
     obj = "objectness" + (f" / {two['obj_full']} (at most 1)" if two.get("obj_full", 1.0) != 1.0 else "")
     a, g = two.get("lit", 0.0), two.get("obj_pow", 1.0)
@@ -273,8 +278,8 @@ def write_card(path, args, results):
     sec = two.get("second") if two else None
     second = (f""" A second CropNet, trained the same way on crops of {c2.get('size')}x{c2.get('size')} cut from the
 {"input averaged down to the proposer's 640x384" if sec.get('hires', 1) == 1 else 'full input'} ({c2.get('crops', '?')} crops, {c2.get('epochs', '?')} epochs, {c2.get('train_seconds', 0) / 60:.1f} min), names the same
-proposals; the two classifiers' probabilities are averaged (the full-resolution one tells bags and paper from stones,
-the other cans from cups and bottles).""" if sec else "")
+proposals; the two classifiers' probabilities are averaged{_weights(two)} (the full-resolution one tells bags and paper from
+stones, the other cans from cups and bottles).""" if sec else "")
     views = ", averaging the softmax over the crop's four quarter turns" if two and two.get("tta", 1) == 4 else ""
     stage2 = (f"""
 Two stages in one graph (`model.TwoStage`): this LitterNet is trained class-agnostic (one score: litter here) and
@@ -293,6 +298,10 @@ score is {_score_rule(two)}.
   ground{" and the proposer's peaks on ground" if cls.get('mined') else ''} (ground class), {cls.get('crops', '?')} crops; {cls.get('epochs', '?')} epochs, batch
   {cls.get('batch', '?')}, softmax cross-entropy, flips, quarter turns and colour jitter, {cls.get('train_seconds', 0) / 60:.1f} min.
 """ if two else "")
+    if two and cls.get("init"):
+        cls_train += (f"  That is a fine-tune (run.sh phase 3c): the weights start from `{cls['init']}` (phase 3, trained like the second\n"
+                      f"  classifier below but on full-resolution crops), lr {cls.get('lr')}, seed {cls.get('seed')}, scenes {cls.get('cache_seed')}..+{cls.get('cache_n', 0) - 1},\n"
+                      f"  the ground crops mined from the proposer that ships.\n")
     gen = results.get("generated")
     held = results.get("heldout")
     md = f"""# Litter detector model card

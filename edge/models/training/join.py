@@ -1,7 +1,8 @@
 """Join a proposer (train.py --agnostic) and a crop classifier (classify.py) into one two-stage checkpoint.
   join.py --det prop.pt --cls cls.pt [--cls2 cls_lo.pt] --out litter.pt [--k 16] [--tta 4] [--ground-bias D] [--obj-full F]
           [--lit A] [--obj-pow G]
---cls2: a second classifier (e.g. one trained at the proposer's resolution); the two probabilities are averaged.
+--cls2: a second classifier (e.g. one trained at the proposer's resolution); the two probabilities are averaged,
+the second with weight --mix (0.5: the plain mean).
 """
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ def main():
     ap.add_argument("--obj-full", type=float, default=1.0, help="objectness from which a proposal keeps its full class score")
     ap.add_argument("--lit", type=float, default=0.0, help="score = P(litter)^A x P(class)^(1-A) x objectness^G (model.TwoStage)")
     ap.add_argument("--obj-pow", type=float, default=1.0, help="G above")
+    ap.add_argument("--mix", type=float, default=0.5, help="weight of --cls2 in the classifiers' mean")
     args = ap.parse_args()
     det, cls = torch.load(args.det, map_location="cpu"), torch.load(args.cls, map_location="cpu")
     ci = cls["info"]
     two = {"k": args.k, "size": ci["size"], "ctx": ci["ctx"], "pad": ci["pad"], "hires": ci.get("hires", 1), "obj_full": args.obj_full, "tta": args.tta, "ground_bias": args.ground_bias,
-           "lit": args.lit, "obj_pow": args.obj_pow}
+           "lit": args.lit, "obj_pow": args.obj_pow, "mix": args.mix}
     ck = {"det": det["model"], "det_info": det["info"], "cls": cls["model"], "cls_info": ci, "two_stage": two}
     if args.cls2:
         c2 = torch.load(args.cls2, map_location="cpu")

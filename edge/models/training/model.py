@@ -175,12 +175,13 @@ class TwoStage(nn.Module):
     full resolution when h = 2). The proposer sees it averaged down h x h; the crops are cut from the full input, so
     the classifier sees the creases of a bag and the facets of crumpled paper that the downscaled frame blurs away.
     cls2 (optional, with second = {size, ctx, pad, hires}): a second CropNet whose probabilities are averaged with the
-    first's; hires 1 cuts its crops from the averaged-down input (shape at the proposer's scale, where bottles, cans
-    and cups are told apart best), hires h from the full input like the first."""
+    first's, with weight mix (0.5: the plain mean); hires 1 cuts its crops from the averaged-down input (shape at the
+    proposer's scale, where bottles, cans and cups are told apart best), hires h from the full input like the first."""
 
     def __init__(self, det, cls, k=16, size=40, ctx=1.5, pad=6.0, obj_full=1.0, tta=1, ground_bias=0.0, hires=1, cls2=None, second=None,
-                 lit=0.0, obj_pow=1.0):
+                 lit=0.0, obj_pow=1.0, mix=0.5):
         super().__init__()
+        self.mix = float(mix)
         self.lit, self.obj_pow = float(lit), float(obj_pow)
         self.det, self.cls, self.cls2 = det, cls, cls2
         self.k, self.size, self.ctx, self.pad, self.obj_full, self.tta, self.hires = k, size, ctx, pad, obj_full, tta, hires
@@ -214,7 +215,7 @@ class TwoStage(nn.Module):
             h2 = q.get("hires", 1)
             src, bx = (x, xyxy) if h2 == h else (xd, xyxy / h)
             p2 = self.name(crop_boxes(src, bx, q["size"], q["ctx"], q["pad"] * h2), self.cls2).reshape(B, self.k, -1)
-            p = (p + p2) / 2
+            p = p * (1.0 - self.mix) + p2 * self.mix
         obj = (s / self.obj_full).clamp(max=1.0)[..., None]
         if self.lit == 0.0 and self.obj_pow == 1.0:
             scores = p[..., :-1] * obj  # the last class is ground
