@@ -8,7 +8,8 @@
  *  3. The share of inferences the motion gate skips on a static scene (target ≥ 90 %).
  *  4. With a trained model: item appearing at the RTSP source → litter event, p95 (target ≤ 2 s), with the camera
  *     streaming 10 fps (a typical sub-stream) and 2 fps; the gateway processes 2 fps (its default) in both. ffmpeg
- *     hands over a frame about two source frames after the camera sent it, so a 2 fps source alone costs ≈ 1 s.
+ *     hands over a frame one source frame after the camera sent it (the H.264 parser closes an access unit when the
+ *     next starts), so a 2 fps source alone costs ≈ 0.5 s (docs/camera.md).
  *
  *   npx tsx bench/detect.ts                 # BENCH_FRAMES=300 by default
  *   BENCH_MODEL=path.onnx npx tsx bench/detect.ts
