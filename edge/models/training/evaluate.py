@@ -327,7 +327,7 @@ Backbone stride 2 (16 ch) -> 4 (32) -> 8 (64, {arch['s8_res']} residual block(s)
 decoupled head (one 3x3 box branch, 48 ch; {arch['cls_depth']} 3x3 class conv(s), {arch['cls_head']} ch) -> 4 distances l,t,r,b = softplus * 8 from the cell centre
 and {'one objectness logit' if two else '5 class logits'}; the graph converts to cx, cy, w, h and applies the sigmoid.
 {stage2}Latency: {lat.get('ms_per_frame', float('nan')):.1f} ms/frame measured with onnxruntime-node on 2 intra-op threads at export time
-(on a shared 2-core machine, so an upper-ish figure; about 24 ms when the machine is idle).
+(on a shared 2-core machine, so an upper-ish figure; `bench/detect.ts` measures the gateway's per-frame cost, docs/camera.md).
 
 ## Training
 - Data: only procedurally generated scenes (`generate.py`, numpy + PIL), nothing downloaded, no pretrained weights.
