@@ -26,40 +26,22 @@ def build_cache(weights, frames, out, threads=2):
     m, _ = load_model(weights)
     if m.cls2 is None:
         raise SystemExit("analyse.py needs a checkpoint with two classifiers (join.py --cls2)")
-    seen = {}
-
-    def name_both(self, x):  # TwoStage.forward up to the class probabilities, kept per classifier
-        self.det.export = True
-        B, h = x.shape[0], self.hires
-        xd = torch.nn.functional.avg_pool2d(x, h) if h > 1 else x
-        o = self.det(x if getattr(self.det, "hires", 1) > 1 else xd)
-        s, xywh = model.peaks(o, xd.shape[2] // model.STRIDE, xd.shape[3] // model.STRIDE, self.k)
-        xywh = xywh * h if h > 1 else xywh
-        c = xywh.permute(0, 2, 1)
-        xyxy = torch.cat([c[..., :2] - c[..., 2:] / 2, c[..., :2] + c[..., 2:] / 2], -1)
-        p = self.name(model.crop_boxes(x, xyxy, self.size, self.ctx, self.pad * h)).reshape(B, self.k, -1)
-        q = self.second
-        h2 = q.get("hires", 1)
-        src, bx = (x, xyxy) if h2 == h else (xd, xyxy / h)
-        p2 = self.name(model.crop_boxes(src, bx, q["size"], q["ctx"], q["pad"] * h2), self.cls2).reshape(B, self.k, -1)
-        seen.update(xywh=xywh[0].numpy(), s=s[0].numpy(), p=p[0].numpy(), p2=p2[0].numpy())
-
     H, W = model.input_hw(m)
     it, _ = evaluate.heldout_frames(frames)
     cols = {k: [] for k in ("xywh", "s", "p", "p2", "meta", "gb", "gc")}
     for img, gb, gc, _name in it:
         x, r, px, py = generate.letterbox(img, W, H)
         with torch.no_grad():
-            name_both(m, torch.from_numpy(x[None]))
-        for k in ("xywh", "s", "p", "p2"):
-            cols[k].append(seen[k])
+            s, xywh, p, p2 = m.propose_and_name(torch.from_numpy(x[None]))
+        for k, v in (("xywh", xywh), ("s", s), ("p", p), ("p2", p2)):
+            cols[k].append(v[0].numpy())
         cols["meta"].append((r, px, py))
         cols["gb"].append(np.asarray(gb, np.float32).reshape(-1, 4))
         cols["gc"].append(np.asarray(gc, np.int64))
     gb, gc = np.empty(len(cols["gb"]), object), np.empty(len(cols["gc"]), object)
     gb[:], gc[:] = cols["gb"], cols["gc"]
     np.savez(out, X=np.stack(cols["xywh"]), S=np.stack(cols["s"]), P=np.stack(cols["p"]), P2=np.stack(cols["p2"]),
-             M=np.asarray(cols["meta"]), GB=gb, GC=gc)
+             M=np.asarray(cols["meta"]), GB=gb, GC=gc, OF=np.float32(m.obj_full))
     print(f"cached {len(gb)} frames of {frames} -> {out}")
 
 
@@ -73,11 +55,11 @@ def probs(c, mix):
 
 
 def scores(c, a, g, mix):
-    """[N, nc, K] class scores: P(litter)^a x P(class)^(1 - a) x objectness^g, as model.TwoStage."""
-    p = probs(c, mix)
-    lit = np.clip(1 - p[..., -1:], 1e-6, None)
-    sc = lit ** a * np.clip(p[..., :-1], 1e-9, None) ** (1 - a) * np.clip(c["S"], 1e-6, 1)[..., None] ** g
-    return sc.transpose(0, 2, 1)
+    """[N, nc, K] class scores under a score rule, computed by the graph's own function (model.score_rule)."""
+    import torch
+    from model import score_rule
+    t = {k: torch.from_numpy(np.asarray(c[k])) for k in ("S", "P", "P2")}
+    return score_rule(t["S"], t["P"], t["P2"], mix, a, g, float(c.get("OF", 1.0))).numpy().transpose(0, 2, 1)
 
 
 def rules(c, grid):

@@ -200,7 +200,9 @@ class TwoStage(nn.Module):
         views = torch.cat([crops, crops.transpose(2, 3).flip(3), crops.flip(2).flip(3), crops.transpose(2, 3).flip(2)])
         return F.softmax(net(views) - self.shift, 1).reshape(4, crops.shape[0], -1).mean(0)
 
-    def forward(self, x):
+    def propose_and_name(self, x):
+        """The proposals and what each classifier calls them: objectness [B, K], cx/cy/w/h [B, 4, K] in input pixels,
+        class probabilities [B, K, nc + 1] of the first classifier and of the second (None without one)."""
         self.det.export = True
         B, h = x.shape[0], self.hires
         xd = F.avg_pool2d(x, h) if h > 1 else x
@@ -210,19 +212,30 @@ class TwoStage(nn.Module):
         c = xywh.permute(0, 2, 1)
         xyxy = torch.cat([c[..., :2] - c[..., 2:] / 2, c[..., :2] + c[..., 2:] / 2], -1)
         p = self.name(crop_boxes(x, xyxy, self.size, self.ctx, self.pad * h)).reshape(B, self.k, -1)
+        p2 = None
         if self.cls2 is not None:
             q = self.second
             h2 = q.get("hires", 1)
             src, bx = (x, xyxy) if h2 == h else (xd, xyxy / h)
             p2 = self.name(crop_boxes(src, bx, q["size"], q["ctx"], q["pad"] * h2), self.cls2).reshape(B, self.k, -1)
-            p = p * (1.0 - self.mix) + p2 * self.mix
-        obj = (s / self.obj_full).clamp(max=1.0)[..., None]
-        if self.lit == 0.0 and self.obj_pow == 1.0:
-            scores = p[..., :-1] * obj  # the last class is ground
-        else:
-            lit = (1.0 - p[..., -1:]).clamp(min=1e-6)
-            scores = lit ** self.lit * p[..., :-1] ** (1.0 - self.lit) * obj.clamp(min=1e-6) ** self.obj_pow
+        return s, xywh, p, p2
+
+    def forward(self, x):
+        s, xywh, p, p2 = self.propose_and_name(x)
+        scores = score_rule(s, p, p2, self.mix, self.lit, self.obj_pow, self.obj_full)
         return torch.cat([xywh, scores.permute(0, 2, 1)], 1)
+
+
+def score_rule(s, p, p2=None, mix=0.5, lit=0.0, obj_pow=1.0, obj_full=1.0):
+    """Class scores [B, K, nc] from objectness s [B, K] and the classifiers' probabilities p, p2 [B, K, nc + 1] (the
+    last class is ground): P(litter)^lit x P(class)^(1 - lit) x min(1, s / obj_full)^obj_pow (TwoStage)."""
+    if p2 is not None:
+        p = p * (1.0 - mix) + p2 * mix
+    obj = (s / obj_full).clamp(max=1.0)[..., None]
+    if lit == 0.0 and obj_pow == 1.0:
+        return p[..., :-1] * obj
+    pl = (1.0 - p[..., -1:]).clamp(min=1e-6)
+    return pl ** lit * p[..., :-1] ** (1.0 - lit) * obj.clamp(min=1e-6) ** obj_pow
 
 
 def from_checkpoint(ck):
