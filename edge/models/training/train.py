@@ -256,6 +256,7 @@ def main():
     ap.add_argument("--cache-n", type=int, default=1250)
     ap.add_argument("--cache-seed", type=int, default=1234000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (1: two runs side by side on two cores)")
     ap.add_argument("--out", default="/tmp/litter_train/litter.pt")
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--ckpt-every", type=int, default=50)
@@ -274,6 +275,7 @@ def main():
                     "the same weights as an uninterrupted run (same batches, same optimiser state)")
     ap.add_argument("--arch", default="", help='model shape overrides as JSON, e.g. {"w": [16, 32, 96, 128, 128], "neck": [96, 96]}')
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
 
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
