@@ -567,6 +567,8 @@ def draw_bag(rng, L, variety=0):
     plain = bool(variety) and rng.random() < 0.4  # no knot, no loops in sight: a bin bag, or handles folded under
     tied = not plain and rng.random() < (0.35 if variety >= 2 else 0.6)
     glossy = rng.random() < (0.3 if variety >= 2 else 0.5)  # a filled, smooth bag (rounded, taut, shiny); otherwise crumpled film
+    if variety >= 4 and plain:  # a bag with no knot or loops shows creases: a smooth, pale, loopless oval is a pebble
+        glossy = False
     rough = rng.uniform(0.04, 0.14) if glossy else rng.uniform(0.15, 0.4)
     # a tied bag: the body takes ~3/4 of the length, the knot and its two handle loops ("ears") the rest
     bx, brx = (n / 2 - L * 0.12, L * 0.36) if tied else (n / 2, L / 2 * 0.92)
@@ -985,10 +987,11 @@ def _boxes_overlap(b, boxes, thr=0.15):
 
 def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variety=0):
     """Render one scene at WxH where 1 model-pixel = s scene pixels. Returns float image 0..1. `variety` 1 adds
-    smooth pebbles, dashed painted lines and the later item looks (litter_patch; 2 adds the bag looks of variety 2; 3 draws
-    items at the dev set's sizes (SIZE3, down to 0.8 x min_len), flattens a third of bags and sheets, and adds pale
-    round pebbles, dashes cut off at the frame's edge and small grates); 0 renders exactly the scenes the proposer was
-    trained on."""
+    smooth pebbles, dashed painted lines and the later item looks (litter_patch); 2 adds the bag looks of variety 2;
+    3 draws items at the dev set's sizes (SIZE3, down to 0.8 x min_len), flattens a third of bags and sheets, and adds
+    pale round pebbles, dashes cut off at the frame's edge and small grates; 4 is 3 with twice as many pale pebbles,
+    down to 5 model px, and no loopless bag drawn smooth (a smooth, pale, loopless oval is a pebble). 0 renders
+    exactly the scenes the proposer was trained on."""
     rng = np.random.default_rng(seed)
     area = W * H / (s * s) / (640 * 360)
     canvas = clamp01(background(rng, H, W, s)).astype(np.float32)
@@ -1012,8 +1015,9 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variet
         for _ in range(rng.poisson(rng.choice([0.0, 1.0, 3.0, 6.0]) * area * 2)):
             paste_small(rng, canvas, pebble_patch, rng.uniform(4, 24) * s, s, shadow=rng.uniform(0.2, 0.4))
     if variety >= 3:  # the ground dev's false alarms were: pale round pebbles, dashes cut off at the edge, small grates
-        for _ in range(rng.poisson(1.5 * area)):
-            paste_small(rng, canvas, lambda r, n: pebble_patch(r, n, pale=True), rng.uniform(8, 26) * s, s, shadow=rng.uniform(0.2, 0.4))
+        pale, lo = (3.0, 5) if variety >= 4 else (1.5, 8)
+        for _ in range(rng.poisson(pale * area)):
+            paste_small(rng, canvas, lambda r, n: pebble_patch(r, n, pale=True), rng.uniform(lo, 24 if variety >= 4 else 26) * s, s, shadow=rng.uniform(0.2, 0.4))
         for _ in range(rng.poisson(0.6 * area)):
             add_edge_dash(rng, canvas, s)
         for _ in range(rng.poisson(0.4 * area)):
