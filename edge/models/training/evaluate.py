@@ -302,6 +302,10 @@ score is {_score_rule(two)}.
         cls_train += (f"  That is a fine-tune (run.sh phase 3c): the weights start from `{cls['init']}` (phase 3, trained like the second\n"
                       f"  classifier below but on full-resolution crops), lr {cls.get('lr')}, seed {cls.get('seed')}, scenes {cls.get('cache_seed')}..+{cls.get('cache_n', 0) - 1},\n"
                       f"  the ground crops mined from the proposer that ships.\n")
+    if two and cls.get("soup"):
+        parts = "; ".join(f"`{os.path.basename(c['path'])}` (from `{c.get('init')}`, variety {c.get('variety')}, scenes {c.get('cache_seed')}.., seed {c.get('seed')})" for c in cls["soup"])
+        cls_train += (f"  The classifier that ships is a weight soup (join.py --cls a,b): the mean of the weights of {len(cls['soup'])} fine-tunes of one\n"
+                      f"  checkpoint, {parts}. It costs no more to run than one.\n")
     gen = results.get("generated")
     held = results.get("heldout")
     md = f"""# Litter detector model card
