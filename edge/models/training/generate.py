@@ -883,6 +883,10 @@ def paste_small(rng, canvas, patch_fn, Lpx, s, angle=None, opacity=1.0, shadow=0
         sh = blur_f(al, 1.0 * s) * shadow
         place(canvas, np.zeros(sh.shape + (3,), np.float32), sh, x0 + int(1.5 * s), y0 + int(1.5 * s))
     place(canvas, rgbp, al, x0, y0)
+    ys, xs = np.nonzero(al > 0.25 * max(float(al.max()), 1e-6))
+    if len(xs) == 0:
+        return None
+    return [x0 + xs.min(), y0 + ys.min(), x0 + xs.max() + 1, y0 + ys.max() + 1]
 
 
 def add_painted_line(rng, canvas, s, variety=0):
@@ -990,10 +994,12 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variet
     smooth pebbles, dashed painted lines and the later item looks (litter_patch); 2 adds the bag looks of variety 2;
     3 draws items at the dev set's sizes (SIZE3, down to 0.8 x min_len), flattens a third of bags and sheets, and adds
     pale round pebbles, dashes cut off at the frame's edge and small grates; 4 is 3 with twice as many pale pebbles,
-    down to 5 model px, and no loopless bag drawn smooth (a smooth, pale, loopless oval is a pebble). 0 renders
-    exactly the scenes the proposer was trained on."""
+    down to 5 model px, and no loopless bag drawn smooth (a smooth, pale, loopless oval is a pebble); 5 is 4 with the
+    same pixels, its pale pebbles and small grates also returned as boxes of class len(CLASSES), ground (for the
+    crop classifiers: train.py drops them). 0 renders exactly the scenes the proposer was trained on."""
     rng = np.random.default_rng(seed)
     area = W * H / (s * s) / (640 * 360)
+    decoys = []  # variety 5: the pale pebbles and small grates, labelled as ground (class len(CLASSES))
     canvas = clamp01(background(rng, H, W, s)).astype(np.float32)
     canvas = np.ascontiguousarray(canvas)
 
@@ -1017,11 +1023,11 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variet
     if variety >= 3:  # the ground dev's false alarms were: pale round pebbles, dashes cut off at the edge, small grates
         pale, lo = (3.0, 5) if variety >= 4 else (1.5, 8)
         for _ in range(rng.poisson(pale * area)):
-            paste_small(rng, canvas, lambda r, n: pebble_patch(r, n, pale=True), rng.uniform(lo, 24 if variety >= 4 else 26) * s, s, shadow=rng.uniform(0.2, 0.4))
+            decoys.append(paste_small(rng, canvas, lambda r, n: pebble_patch(r, n, pale=True), rng.uniform(lo, 24 if variety >= 4 else 26) * s, s, shadow=rng.uniform(0.2, 0.4)))
         for _ in range(rng.poisson(0.6 * area)):
             add_edge_dash(rng, canvas, s)
         for _ in range(rng.poisson(0.4 * area)):
-            paste_small(rng, canvas, drain_patch, rng.uniform(14, 32) * s, s, angle=rng.choice([0, rng.uniform(0, 90)]))
+            decoys.append(paste_small(rng, canvas, drain_patch, rng.uniform(14, 32) * s, s, angle=rng.choice([0, rng.uniform(0, 90)])))
 
     # litter
     if n_items is None:
@@ -1105,6 +1111,11 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variet
         buf = io.BytesIO()
         Image.fromarray(img).save(buf, "JPEG", quality=int(rng.integers(60, 96)))
         img = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    if variety >= 5:  # decoys wholly in the frame, under no item, named ground: crops centred on them for the classifiers
+        for d in decoys:
+            if d is not None and d[0] >= 0 and d[1] >= 0 and d[2] <= W and d[3] <= H and not _boxes_overlap(d, boxes, 0.0):
+                boxes.append(d)
+                classes.append(len(CLASSES))
     b = np.array(boxes, np.float32).reshape(-1, 4)
     c = np.array(classes, np.int64)
     return img, b, c, rng
