@@ -870,6 +870,14 @@ def twig_patch(rng, L):
     return np.broadcast_to(col, (h, n, 3)).astype(np.float32), m
 
 
+def alpha_box(al):
+    """The patch's visible extent [x0, y0, x1, y1] (alpha above a quarter of its peak), None when it is empty."""
+    ys, xs = np.nonzero(al > 0.25 * max(float(al.max()), 1e-6))
+    if len(xs) == 0:
+        return None
+    return [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
+
 def paste_small(rng, canvas, patch_fn, Lpx, s, angle=None, opacity=1.0, shadow=0.0):
     rgb, a = patch_fn(rng, Lpx * SS)
     ang = rng.uniform(0, 360) if angle is None else angle
@@ -883,10 +891,8 @@ def paste_small(rng, canvas, patch_fn, Lpx, s, angle=None, opacity=1.0, shadow=0
         sh = blur_f(al, 1.0 * s) * shadow
         place(canvas, np.zeros(sh.shape + (3,), np.float32), sh, x0 + int(1.5 * s), y0 + int(1.5 * s))
     place(canvas, rgbp, al, x0, y0)
-    ys, xs = np.nonzero(al > 0.25 * max(float(al.max()), 1e-6))
-    if len(xs) == 0:
-        return None
-    return [x0 + xs.min(), y0 + ys.min(), x0 + xs.max() + 1, y0 + ys.max() + 1]
+    b = alpha_box(al)
+    return None if b is None else [x0 + b[0], y0 + b[1], x0 + b[2], y0 + b[3]]
 
 
 def add_painted_line(rng, canvas, s, variety=0):
@@ -1021,9 +1027,9 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variet
         for _ in range(rng.poisson(rng.choice([0.0, 1.0, 3.0, 6.0]) * area * 2)):
             paste_small(rng, canvas, pebble_patch, rng.uniform(4, 24) * s, s, shadow=rng.uniform(0.2, 0.4))
     if variety >= 3:  # the ground dev's false alarms were: pale round pebbles, dashes cut off at the edge, small grates
-        pale, lo = (3.0, 5) if variety >= 4 else (1.5, 8)
-        for _ in range(rng.poisson(pale * area)):
-            decoys.append(paste_small(rng, canvas, lambda r, n: pebble_patch(r, n, pale=True), rng.uniform(lo, 24 if variety >= 4 else 26) * s, s, shadow=rng.uniform(0.2, 0.4)))
+        rate, smallest, largest = (3.0, 5, 24) if variety >= 4 else (1.5, 8, 26)
+        for _ in range(rng.poisson(rate * area)):
+            decoys.append(paste_small(rng, canvas, lambda r, n: pebble_patch(r, n, pale=True), rng.uniform(smallest, largest) * s, s, shadow=rng.uniform(0.2, 0.4)))
         for _ in range(rng.poisson(0.6 * area)):
             add_edge_dash(rng, canvas, s)
         for _ in range(rng.poisson(0.4 * area)):
@@ -1059,10 +1065,10 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variet
         h, w = al.shape
         if w >= W - 4 or h >= H - 4:
             continue
-        ys, xs = np.nonzero(al > 0.25 * max(al.max(), 1e-6))
-        if len(xs) == 0:
+        vis = alpha_box(al)
+        if vis is None:
             continue
-        bx0, by0, bx1, by1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        bx0, by0, bx1, by1 = vis
         x0 = int(rng.uniform(1 - bx0, W - 1 - bx1))
         y0 = int(rng.uniform(1 - by0, H - 1 - by1))
         box = [x0 + bx0, y0 + by0, x0 + bx1, y0 + by1]

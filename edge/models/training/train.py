@@ -283,9 +283,9 @@ def main():
     imgs, boxes, classes = build_cache(args.cache, args.cache_n, args.cache_seed, workers=args.workers, variety=args.variety, hires=args.hires)
     if args.cache_only:
         return
-    if args.variety >= 5:  # the generator's decoys (ground, class len(CLASSES)) are for the crop classifiers only
-        keep = [c < len(generate.CLASSES) for c in classes]
-        boxes, classes = [b[k] for b, k in zip(boxes, keep)], [c[k] for c, k in zip(classes, keep)]
+    # the generator's decoys (variety 5: ground, class len(CLASSES)) are for the crop classifiers only
+    keep = [c < len(generate.CLASSES) for c in classes]
+    boxes, classes = [b[k] for b, k in zip(boxes, keep)], [c[k] for c, k in zip(classes, keep)]
     t_gen = time.time() - t_all
 
     if args.agnostic:
