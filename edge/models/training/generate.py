@@ -517,7 +517,9 @@ def draw_round_top(rng, D, kind):
     return clamp01(rgb), m
 
 
-def draw_cup_side(rng, L):
+def draw_cup_side(rng, L, variety=0):
+    if variety >= 6:
+        return draw_cup_v6(rng, L)
     Dt = L * rng.uniform(0.6, 0.95)
     Db = Dt * rng.uniform(0.55, 0.8)
     e = Dt * rng.uniform(0.2, 0.6)  # rim ellipse depth: the opening of a lying cup is seen obliquely
@@ -556,6 +558,51 @@ def draw_cup_side(rng, L):
     else:
         rimm = u > L - 0.05 * L
         rgb = np.where(rimm[..., None], clamp01(rgb * 1.1 + 0.05), rgb)
+    return clamp01(rgb), m
+
+
+def draw_cup_v6(rng, L):
+    """Variety 6's coffee cup: a brightly coloured wall with little taper and a kraft sleeve round its middle, the
+    opening a thick rolled rim in the wall's own hue round a dark inside (seen from nearly side-on, only a sliver).
+    Variety 5 drew few such cups, and the crop classifiers took them for cans with a brown label; a can has silver
+    ends, a cup one dark open end and one closed one in the wall's colour."""
+    Dt = L * rng.uniform(0.5, 0.8)
+    Db = Dt * rng.uniform(0.7, 0.92)
+    e = Dt * rng.uniform(0.08, 0.55)
+
+    def hw(u):
+        u = np.asarray(u, np.float32)
+        return (Db + (Dt - Db) * np.clip(u / L, 0, 1)) / 2
+
+    m, u, vn, h, w = _profile_mask(L, hw, 2 + e / 2)
+    white = rng.random() < 0.25
+    wall = jitter(rng, (0.95, 0.93, 0.88), 0.04) if white else hsv_color(rng.uniform(), rng.uniform(0.6, 1.0), rng.uniform(0.45, 0.95))
+    sh = 0.5 + 0.5 * cyl_shade(vn, rng)
+    rgb = wall[None, None, :] * sh[..., None]
+    if rng.random() < 0.8:  # the sleeve: kraft brown mostly, sometimes printed in a second colour
+        a = rng.uniform(0.2, 0.4) * L
+        b = a + rng.uniform(0.25, 0.4) * L
+        band = ((u > a) & (u < b))[..., None]
+        sc = jitter(rng, (0.62, 0.45, 0.3), 0.07) if rng.random() < 0.8 else hsv_color(rng.uniform(), 0.6, 0.55)
+        rgb = np.where(band, sc * sh[..., None], rgb)
+    if rng.random() < 0.35:  # a small printed logo on the wall
+        lc = hsv_color(rng.uniform(), rng.uniform(0.5, 1), rng.uniform(0.2, 0.8))
+        lu = rng.uniform(0.7, 0.85) * L
+        lw, lv = rng.uniform(0.05, 0.1) * L, rng.uniform(0.15, 0.35)
+        rgb = np.where(((np.abs(u - lu) < lw) & (np.abs(vn) < lv))[..., None], lc * sh[..., None], rgb)
+    # the closed bottom (u = 0) in the wall's colour, a little darker; the open top (u = L): rim ring round a dark inside
+    x, y = _uv(h, w)
+    cy = h / 2
+    ring = clamp01(wall * rng.uniform(1.05, 1.3) + 0.05)
+    ell = ((u - L) / max(e / 2, 0.5)) ** 2 + ((y - cy) / (Dt / 2)) ** 2
+    inside = ell < 1
+    m = np.maximum(m, inside.astype(np.float32))
+    innerc = wall * rng.uniform(0.15, 0.35) if rng.random() < 0.6 else jitter(rng, (0.25, 0.15, 0.08), 0.04)
+    rgb = np.where(inside[..., None], innerc, rgb)
+    thick = rng.uniform(0.45, 0.7)
+    rgb = np.where(((ell < 1) & (ell > thick))[..., None], ring * (0.85 + 0.15 * sh[..., None]), rgb)
+    lip = (u > L - 0.06 * L) & ~inside
+    rgb = np.where(lip[..., None], ring * sh[..., None], rgb)
     return clamp01(rgb), m
 
 
@@ -661,6 +708,8 @@ def draw_bag(rng, L, variety=0):
 
 
 def draw_paper(rng, L, variety=0):
+    if variety >= 7 and rng.random() < 0.35:
+        return draw_paper_ball(rng, L)
     crumpled = rng.random() < 0.45
     if crumpled:
         ar = rng.uniform(0.6, 1.0)
@@ -745,6 +794,57 @@ def draw_paper(rng, L, variety=0):
     return clamp01(rgb), m
 
 
+def draw_paper_ball(rng, L):
+    """Variety 7's crumpled ball of paper: a roundish outline of 7-13 corners, folded into flat triangles that meet at one
+    or two points inside, each lit its own way, thin grey creases along every fold, sometimes the print still showing and
+    sometimes thin enough to let the ground through. The proposer gave dev's balls drawn so little objectness that
+    the classifiers' 'paper' could not carry them."""
+    n = int(L + 6)
+    hgt = int(L * rng.uniform(0.75, 1.0) + 6)
+    cx, cy = n / 2, hgt / 2
+    rx, ry = (n - 6) / 2, (hgt - 6) / 2
+    k = int(rng.integers(7, 14))
+    ang = (np.arange(k) + rng.uniform(-0.3, 0.3, k)) * 2 * math.pi / k + rng.uniform(0, 2 * math.pi)
+    rad = rng.uniform(0.82, 1.0, k)
+    outer = [(cx + rx * r * math.cos(a), cy + ry * r * math.sin(a)) for a, r in zip(ang, rad)]
+    hubs = [(cx + rng.uniform(-0.2, 0.2) * rx, cy + rng.uniform(-0.2, 0.2) * ry) for _ in range(int(rng.integers(1, 3)))]
+    cells = Image.new("L", (n, hgt), 0)
+    d = ImageDraw.Draw(cells)
+    d.polygon(outer, fill=k + 1)  # the fold between two hubs
+    for i in range(k):  # a fan of triangles, each to the nearer hub
+        p, q = outer[i], outer[(i + 1) % k]
+        mx, my = (p[0] + q[0]) / 2, (p[1] + q[1]) / 2
+        hub = min(hubs, key=lambda h: (h[0] - mx) ** 2 + (h[1] - my) ** 2)
+        d.polygon([hub, p, q], fill=i + 1)
+    if len(hubs) == 2:
+        d.line(hubs, fill=k + 2, width=1)
+    cell = np.asarray(cells, np.int64)
+    m = (cell > 0).astype(np.float32)
+    kind = rng.choice(["white", "cream", "news", "white"])
+    base = jitter(rng, {"white": (0.93, 0.93, 0.92), "cream": (0.92, 0.88, 0.76), "news": (0.8, 0.79, 0.75)}[kind], 0.04)
+    lit = rng.uniform(0.78, 1.06, k + 3).astype(np.float32)
+    rgb = base[None, None, :] * lit[cell][..., None]
+    x, y = _uv(hgt, n)
+    if rng.random() < 0.35:  # the print, faded and broken by the folds
+        pitch = rng.uniform(0.06, 0.11) * L + 1
+        line = ((y % pitch) < max(1.0, pitch * 0.25)) & (np.abs(x - cx) < rx * rng.uniform(0.4, 0.7))
+        rgb = rgb * (1 - rng.uniform(0.1, 0.25) * (line * lit[cell] ** 4)[..., None])
+    creases = Image.new("L", (n, hgt), 0)
+    d = ImageDraw.Draw(creases)
+    w = max(1, int(L * rng.uniform(0.01, 0.025)))
+    for i in range(k):
+        p, q = outer[i], outer[(i + 1) % k]
+        mx, my = (p[0] + q[0]) / 2, (p[1] + q[1]) / 2
+        hub = min(hubs, key=lambda h: (h[0] - mx) ** 2 + (h[1] - my) ** 2)
+        d.line([hub, p], fill=255, width=w)
+        d.line([p, q], fill=255, width=w)
+    cr = np.asarray(creases, np.float32) / 255.0 * m
+    rgb = rgb * (1 - rng.uniform(0.12, 0.3) * cr[..., None])
+    if rng.random() < 0.3:  # thin tissue or a faded flyer: the ground shows through
+        m = m * rng.uniform(0.55, 0.85)
+    return clamp01(rgb), m
+
+
 def facets(rng, x, y, w, h, k, L):
     """Shading of a crumpled surface: k flat facets (the Voronoi cells of random points), each lit by its own
     factor, with darker creases where two facets meet."""
@@ -772,7 +872,7 @@ def litter_patch(rng, cls, L, variety=0):
             return draw_round_top(rng, L * rng.uniform(0.55, 0.75), "can")
         return draw_can_side(rng, L)
     if cls == 2:
-        return draw_cup_side(rng, L)  # lying, as cups on the ground do (from above a cup is a can-like disc)
+        return draw_cup_side(rng, L, variety)  # lying, as cups on the ground do (from above a cup is a can-like disc)
     if cls == 3:
         return draw_bag(rng, L, variety)
     return draw_paper(rng, L, variety)
@@ -1002,7 +1102,10 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variet
     pale round pebbles, dashes cut off at the frame's edge and small grates; 4 is 3 with twice as many pale pebbles,
     down to 5 model px, and no loopless bag drawn smooth (a smooth, pale, loopless oval is a pebble); 5 is 4 with the
     same pixels, its pale pebbles and small grates also returned as boxes of class len(CLASSES), ground (for the
-    crop classifiers: train.py drops them). 0 renders exactly the scenes the proposer was trained on."""
+    crop classifiers: train.py drops them); 6 is 5 with dev-like coffee cups (draw_cup_v6); 7 is 6 without the dashes cut
+    off at the frame's edge (a proposer fine-tuned with them lost paper recall) and with a third of the paper drawn as
+    folded balls (draw_paper_ball). 0 renders exactly the scenes the proposer
+    was trained on."""
     rng = np.random.default_rng(seed)
     area = W * H / (s * s) / (640 * 360)
     decoys = []  # variety 5: the pale pebbles and small grates, labelled as ground (class len(CLASSES))
@@ -1030,7 +1133,7 @@ def render_scene(seed, W, H, s, n_items=None, min_len=12.0, max_len=80.0, variet
         rate, smallest, largest = (3.0, 5, 24) if variety >= 4 else (1.5, 8, 26)
         for _ in range(rng.poisson(rate * area)):
             decoys.append(paste_small(rng, canvas, lambda r, n: pebble_patch(r, n, pale=True), rng.uniform(smallest, largest) * s, s, shadow=rng.uniform(0.2, 0.4)))
-        for _ in range(rng.poisson(0.6 * area)):
+        for _ in range(rng.poisson(0.6 * area) if variety != 7 else 0):
             add_edge_dash(rng, canvas, s)
         for _ in range(rng.poisson(0.4 * area)):
             decoys.append(paste_small(rng, canvas, drain_patch, rng.uniform(14, 32) * s, s, angle=rng.choice([0, rng.uniform(0, 90)])))
