@@ -517,18 +517,22 @@ def draw_round_top(rng, D, kind):
     return clamp01(rgb), m
 
 
+def _cup_profile(L, Dt, Db, e):
+    """A lying cup's wall: top diameter Dt at u = L, bottom Db at u = 0, room for a rim ellipse of depth e."""
+    def hw(u):
+        u = np.asarray(u, np.float32)
+        return (Db + (Dt - Db) * np.clip(u / L, 0, 1)) / 2
+
+    return _profile_mask(L, hw, 2 + e / 2)
+
+
 def draw_cup_side(rng, L, variety=0):
     if variety >= 6:
         return draw_cup_v6(rng, L)
     Dt = L * rng.uniform(0.6, 0.95)
     Db = Dt * rng.uniform(0.55, 0.8)
     e = Dt * rng.uniform(0.2, 0.6)  # rim ellipse depth: the opening of a lying cup is seen obliquely
-
-    def hw(u):
-        u = np.asarray(u, np.float32)
-        return (Db + (Dt - Db) * np.clip(u / L, 0, 1)) / 2
-
-    m, u, vn, h, w = _profile_mask(L, hw, 2 + e / 2)
+    m, u, vn, h, w = _cup_profile(L, Dt, Db, e)
     white = rng.random() < 0.4
     wall = jitter(rng, (0.95, 0.93, 0.88), 0.05) if white else hsv_color(rng.uniform(), rng.uniform(0.4, 0.95), rng.uniform(0.35, 0.95))
     sh = 0.45 + 0.55 * cyl_shade(vn, rng)  # a round paper wall: dark flanks, a highlight
@@ -569,12 +573,7 @@ def draw_cup_v6(rng, L):
     Dt = L * rng.uniform(0.5, 0.8)
     Db = Dt * rng.uniform(0.7, 0.92)
     e = Dt * rng.uniform(0.08, 0.55)
-
-    def hw(u):
-        u = np.asarray(u, np.float32)
-        return (Db + (Dt - Db) * np.clip(u / L, 0, 1)) / 2
-
-    m, u, vn, h, w = _profile_mask(L, hw, 2 + e / 2)
+    m, u, vn, h, w = _cup_profile(L, Dt, Db, e)
     white = rng.random() < 0.25
     wall = jitter(rng, (0.95, 0.93, 0.88), 0.04) if white else hsv_color(rng.uniform(), rng.uniform(0.6, 1.0), rng.uniform(0.45, 0.95))
     sh = 0.5 + 0.5 * cyl_shade(vn, rng)
