@@ -807,14 +807,16 @@ def draw_paper_ball(rng, L):
     rad = rng.uniform(0.82, 1.0, k)
     outer = [(cx + rx * r * math.cos(a), cy + ry * r * math.sin(a)) for a, r in zip(ang, rad)]
     hubs = [(cx + rng.uniform(-0.2, 0.2) * rx, cy + rng.uniform(-0.2, 0.2) * ry) for _ in range(int(rng.integers(1, 3)))]
+    fan = []  # a fan of triangles (hub, p, q), each edge of the outline folded to the nearer hub
+    for i in range(k):
+        p, q = outer[i], outer[(i + 1) % k]
+        mx, my = (p[0] + q[0]) / 2, (p[1] + q[1]) / 2
+        fan.append((min(hubs, key=lambda h: (h[0] - mx) ** 2 + (h[1] - my) ** 2), p, q))
     cells = Image.new("L", (n, hgt), 0)
     d = ImageDraw.Draw(cells)
     d.polygon(outer, fill=k + 1)  # the fold between two hubs
-    for i in range(k):  # a fan of triangles, each to the nearer hub
-        p, q = outer[i], outer[(i + 1) % k]
-        mx, my = (p[0] + q[0]) / 2, (p[1] + q[1]) / 2
-        hub = min(hubs, key=lambda h: (h[0] - mx) ** 2 + (h[1] - my) ** 2)
-        d.polygon([hub, p, q], fill=i + 1)
+    for i, tri in enumerate(fan):
+        d.polygon(list(tri), fill=i + 1)
     if len(hubs) == 2:
         d.line(hubs, fill=k + 2, width=1)
     cell = np.asarray(cells, np.int64)
@@ -831,10 +833,7 @@ def draw_paper_ball(rng, L):
     creases = Image.new("L", (n, hgt), 0)
     d = ImageDraw.Draw(creases)
     w = max(1, int(L * rng.uniform(0.01, 0.025)))
-    for i in range(k):
-        p, q = outer[i], outer[(i + 1) % k]
-        mx, my = (p[0] + q[0]) / 2, (p[1] + q[1]) / 2
-        hub = min(hubs, key=lambda h: (h[0] - mx) ** 2 + (h[1] - my) ** 2)
+    for hub, p, q in fan:
         d.line([hub, p], fill=255, width=w)
         d.line([p, q], fill=255, width=w)
     cr = np.asarray(creases, np.float32) / 255.0 * m
